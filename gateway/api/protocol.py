@@ -128,7 +128,9 @@ def decode_request(text: str | bytes) -> Request:
     if params is None:
         params = {}
     elif not isinstance(params, dict):
-        raise RequestDecodeError("params must be an object", code=ErrorCode.INVALID_REQUEST, request_id=request_id)
+        raise RequestDecodeError(
+            "params must be an object", code=ErrorCode.INVALID_REQUEST, request_id=request_id
+        )
     return Request(request_id, method, params)
 
 
@@ -141,7 +143,11 @@ def _is_valid_id(value: object) -> bool:
 
 
 class Params(BaseModel):
-    """Base of every method's params: unknown fields are errors, types are not coerced."""
+    """Base of every method's params: unknown fields are errors, types are not coerced.
+
+    Decimal fields take JSON strings ("65000.10"); declare them lax so the string is converted:
+    `qty: Annotated[Decimal, Field(strict=False, gt=0)]`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -293,7 +299,9 @@ class StreamResolver:
         if ":" not in prefix and directory.has(prefix):
             canonical = USER_KINDS.get(kind)
             if canonical is None:
-                raise _bad_stream(name, f"unknown account stream kind {kind!r}; one of {', '.join(USER_KINDS)}")
+                raise _bad_stream(
+                    name, f"unknown account stream kind {kind!r}; one of {', '.join(USER_KINDS)}"
+                )
             return StreamKey(prefix, "", canonical)
         if kind in USER_KINDS and kind not in self._market_kinds and ":" not in prefix and "/" not in prefix:
             raise LookupFailed(
@@ -304,14 +312,18 @@ class StreamResolver:
             venue, symbol = head, tail
         elif colon and "/" not in head:
             raise LookupFailed(
-                f"unknown venue {head!r}", code=ErrorCode.UNKNOWN_VENUE, details={"venue": head, "stream": name}
+                f"unknown venue {head!r}",
+                code=ErrorCode.UNKNOWN_VENUE,
+                details={"venue": head, "stream": name},
             )
         else:
             venue, symbol = None, prefix  # a unified perp symbol (BTC/USDT:USDT) keeps its colon
         adapter = directory.venue(venue)
         instrument = directory.instrument(adapter.name, symbol)
         if kind not in self._market_kinds:
-            raise _bad_stream(name, f"unknown market stream kind {kind!r}; one of {', '.join(sorted(self._market_kinds))}")
+            raise _bad_stream(
+                name, f"unknown market stream kind {kind!r}; one of {', '.join(sorted(self._market_kinds))}"
+            )
         return StreamKey(adapter.name, instrument.symbol, kind)
 
 

@@ -72,7 +72,9 @@ class KeyRing:
         self._entries = [
             (
                 s.api_key.get_secret_value().encode(),
-                Principal(s.name, frozenset(s.permissions), None if s.accounts is None else frozenset(s.accounts)),
+                Principal(
+                    s.name, frozenset(s.permissions), None if s.accounts is None else frozenset(s.accounts)
+                ),
             )
             for s in strategies
         ]
@@ -126,8 +128,18 @@ class OutboundQueue:
         wake: called when the queue goes from empty to non-empty, or is marked for close.
     """
 
-    __slots__ = ("_latest", "_max_frames", "_max_user", "_slots", "_user_pending", "_wake", "close_code",
-                 "close_reason", "dropped", "queued")
+    __slots__ = (
+        "_latest",
+        "_max_frames",
+        "_max_user",
+        "_slots",
+        "_user_pending",
+        "_wake",
+        "close_code",
+        "close_reason",
+        "dropped",
+        "queued",
+    )
 
     def __init__(self, max_frames: int, max_pending_user_frames: int, wake: Callable[[], None]):
         self._max_frames = max_frames
@@ -215,8 +227,14 @@ class Session:
         limiter: the connection's request rate limiter.
     """
 
-    def __init__(self, connection_id: str, remote: str, connected_ms: int, outbound: OutboundQueue,
-                 limiter: TokenBucket):
+    def __init__(
+        self,
+        connection_id: str,
+        remote: str,
+        connected_ms: int,
+        outbound: OutboundQueue,
+        limiter: TokenBucket,
+    ):
         self.connection_id = connection_id
         self.remote = remote
         self.connected_ms = connected_ms
