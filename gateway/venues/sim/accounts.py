@@ -94,6 +94,7 @@ class Ledger:
         self.dirty_balances: dict[tuple[str, str], None] = {}
         self.dirty_positions: dict[tuple[str, str], None] = {}
         self._holders: dict[str, dict[str, None]] = {}  # symbol -> accounts with a position
+        self._marks: dict[str, Decimal] = {}
 
     # --- accounts -----------------------------------------------------------------------------------
 
@@ -188,18 +189,18 @@ class Ledger:
         order.locked, order.lock_asset, order.lock_price, order.lock_rate = amount, asset, lock_price, rate
         self.dirty_balances[(order.account, asset)] = None
 
-    def rehold(self, order: SimOrder, new_remaining: Decimal, lock_price: Decimal | None) -> None:
+    def rehold(self, order: SimOrder, instrument: Instrument, new_remaining: Decimal, lock_price: Decimal | None) -> None:
         """Resize the hold of an amended order to `new_remaining` at `lock_price`.
 
         Raises:
             OrderRefused: ``insufficient_balance``; the hold is unchanged.
         """
-        if not order.lock_asset or self.accounts[order.account].house:
+        if not order.lock_rate or self.accounts[order.account].house:
             return
-        if order.lock_rate == _ONE and order.lock_price == _ONE:  # spot sell: holds base qty
+        if instrument.type is MarketType.SPOT and order.side is Side.SELL:
             lock_price = _ONE
         amount = new_remaining * (lock_price or ZERO) * order.lock_rate
-        if order.lock_rate != _ONE + self.taker_fee and order.lock_rate != _ONE:
+        if instrument.type is MarketType.PERP:
             amount = _up(amount)
         bal = self._bal(self.accounts[order.account], order.lock_asset)
         delta = amount - order.locked
@@ -286,8 +287,7 @@ class Ledger:
         pos.qty, pos.entry_price = new_qty, entry
         pos.realized_pnl += realized
         bal.free += realized
-        if not pos.mark_price:
-            pos.mark_price = price
+        pos.mark_price = self._marks.get(symbol, price)
         holders = self._holders.setdefault(symbol, {})
         if new_qty:
             holders[account.name] = None
@@ -305,6 +305,7 @@ class Ledger:
 
     def mark(self, symbol: str, price: Decimal) -> list[str]:
         """Set the mark price of `symbol`; return the accounts holding a position in it."""
+        self._marks[symbol] = price
         holders = list(self._holders.get(symbol, ()))
         accounts = self.accounts
         for name in holders:
