@@ -134,3 +134,42 @@ async def wait_ready(port: int, timeout: float = 5.0) -> float:
         if time.monotonic() - start > timeout:
             raise AssertionError(f"/ready still {status} after {timeout}s: {body}")
         await asyncio.sleep(0.05)
+
+
+LOCAL_KEY = "test-strategy-key-1"
+
+
+def make_settings(**overrides):
+    """Settings for an in-process gateway on OS-chosen loopback ports with one all-powerful strategy."""
+    from gateway.api.config import ApiSettings, HttpSettings, Permission, StrategySettings
+    from gateway.config import Settings
+    from gateway.venues.sim.config import SimSettings
+
+    api = overrides.pop("api", None) or ApiSettings(
+        port=overrides.pop("api_port", 0),
+        strategies=[StrategySettings(name="local", api_key=LOCAL_KEY,
+                                     permissions=frozenset(Permission), accounts=None)],
+    )
+    venues = overrides.pop("venues", None) or {"sim": SimSettings(message_rate=50)}
+    return Settings(venues=venues, api=api, http=HttpSettings(port=0), **overrides)
+
+
+@pytest.fixture
+async def gateway_factory(tmp_path: Path) -> AsyncIterator:
+    """Start in-process gateways; every one still running is stopped at the end of the test."""
+    from gateway.app import Gateway
+
+    running: list[Gateway] = []
+
+    async def start(settings=None, **overrides) -> Gateway:
+        if settings is None:
+            overrides.setdefault("persistence", {"data_dir": str(tmp_path / f"data-{len(running)}")})
+            settings = make_settings(**overrides)
+        gateway = Gateway(settings)
+        await gateway.start()
+        running.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in running:
+        await gateway.stop()
