@@ -106,6 +106,7 @@ class StrategyServer:
         self._methods = methods if methods is not None else market_methods()
         self._server: Server | None = None
         self._sessions: dict[ServerConnection, Session] = {}
+        self._dropped_by_closed = 0  # market frames conflated away on sessions that have since closed
         self._port: int | None = None
 
     async def __aenter__(self) -> Self:
@@ -162,6 +163,10 @@ class StrategyServer:
 
     def session_count(self) -> int:
         return len(self._sessions)
+
+    def dropped_frames(self) -> int:
+        """Return the market-data frames conflated away so far, on every session ever opened."""
+        return self._dropped_by_closed + sum(s.outbound.dropped for s in self._sessions.values())
 
     def sessions(self) -> list[SessionInfo]:
         """Describe every live session: strategy (None before auth), peer, connect time, streams held."""
@@ -222,6 +227,7 @@ class StrategyServer:
         finally:
             release_subscriptions(session, services.bus)
             del self._sessions[connection]
+            self._dropped_by_closed += session.outbound.dropped
             log.info(
                 "session.closed",
                 connection=session.connection_id,
@@ -275,6 +281,16 @@ class StrategyServer:
         outbound = session.outbound
         pop = outbound.pop
         transport = connection.transport
+
+        def direct(frame: bytes) -> bool:
+            # Hot path: broadcast() writes at once with no per-frame coroutine machinery; it does no
+            # flow control, so it is used only while the transport's buffer is low.
+            if connection.state is not State.OPEN or transport.get_write_buffer_size() >= WRITE_BUFFER_HIGH:
+                return False
+            broadcast((connection,), frame, text=True)
+            return True
+
+        outbound.direct = direct
         try:
             while True:
                 frame = pop()
@@ -286,12 +302,12 @@ class StrategyServer:
                     continue
                 if outbound.close_code is not None or connection.state is not State.OPEN:
                     break
-                if transport.get_write_buffer_size() < WRITE_BUFFER_HIGH:
-                    # Hot path: broadcast() writes at once with no per-frame coroutine machinery; it
-                    # does no flow control, so it is used only while the transport's buffer is low.
-                    broadcast((connection,), frame, text=True)
-                else:
-                    await connection.send(frame, text=True)  # waits for the buffer to drain
+                if not direct(frame):
+                    outbound.in_flight = True
+                    try:
+                        await connection.send(frame, text=True)  # waits for the buffer to drain
+                    finally:
+                        outbound.in_flight = False
             if outbound.close_code == CLOSE_TRY_AGAIN_LATER:
                 log.warning(
                     "session.slow_consumer",
@@ -304,6 +320,8 @@ class StrategyServer:
                 await connection.close(outbound.close_code, outbound.close_reason)
         except ConnectionClosed:
             return
+        finally:
+            outbound.direct = None
 
 
 async def _close_for_abuse(connection: ServerConnection, code: int, reason: str) -> None:

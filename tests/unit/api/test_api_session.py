@@ -181,3 +181,31 @@ def test_a_principal_without_an_account_list_may_use_every_account() -> None:
     assert everything.may_use("anything") and everything.has_permission(Permission.READ)
     assert scoped.may_use("user1") and not scoped.may_use("user2")
     assert not scoped.has_permission(Permission.READ)
+
+
+def test_direct_path_writes_at_once_only_when_nothing_waits_and_nothing_is_in_flight() -> None:
+    written: list[bytes] = []
+    wakes: list[int] = []
+    accept = [True]
+
+    def direct(frame: bytes) -> bool:
+        if accept[0]:
+            written.append(frame)
+        return accept[0]
+
+    queue = OutboundQueue(8, 8, lambda: wakes.append(1))
+    queue.direct = direct
+    queue.deliver(b"a", "s", True)
+    queue.deliver(b"r", "", False)
+    assert written == [b"a", b"r"] and len(queue) == 0 and queue.user_pending == 0 and wakes == []
+
+    accept[0] = False  # the socket is full: frames queue, in order
+    queue.deliver(b"b", "s", True)
+    accept[0] = True
+    queue.deliver(b"c", "s", True)  # something waits: must not overtake b
+    assert written == [b"a", b"r"] and [queue.pop(), queue.pop()] == [b"b", b"c"] and wakes == [1]
+
+    queue.in_flight = True  # the writer holds a frame: a new one must not overtake it
+    queue.deliver(b"d", "s", True)
+    assert written == [b"a", b"r"] and queue.pop() == b"d"
+    assert queue.sent_direct == 2
