@@ -278,3 +278,24 @@ async def _until(predicate) -> None:  # type: ignore[no-untyped-def]
     # Yield to the loop until the condition holds; bounded by the caller's wait_for.
     while not predicate():
         await asyncio.sleep(0)
+
+
+async def test_a_venue_that_fails_reconciliation_is_retried(harness, venue: FakeVenue) -> None:  # type: ignore[no-untyped-def]
+    calls = 0
+    real = venue.open_orders
+
+    async def flaky(symbol=None):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise GatewayError("down", code=ErrorCode.VENUE_UNAVAILABLE)
+        return await real(symbol)
+
+    venue.open_orders = flaky  # type: ignore[method-assign]
+    async with harness.run() as service:
+        assert service.is_ready
+        with pytest.raises(GatewayError) as info:
+            await service.place("s1", "fake", params())
+        assert info.value.code is ErrorCode.VENUE_UNAVAILABLE
+        await asyncio.wait_for(_until(lambda: "fake" in service._reconciled), 3)
+        assert (await service.place("s1", "fake", params()))["status"] == "new"

@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 import pytest
 from structlog.testing import capture_logs
 

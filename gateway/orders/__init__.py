@@ -1,0 +1,1 @@
+"""The order path: validation, risk, the pure order manager and its async service shell."""

@@ -1,0 +1,506 @@
+"""The order service: the async shell around the pure `OrderManager`.
+
+One task drains the inbox (commands, venue reports, answers of venue calls, resolver ticks) in batches
+and, for each batch: decides every message, then **persists** (one journal transaction for the batch),
+then **publishes**, then settles waiting callers, then **sends** (each venue call is its own task whose
+answer comes back through the inbox, so the manager never waits on a venue).
+
+Startup (`start`): reload open and recently closed orders from the store, then reconcile with every venue
+(open orders, orders and fills since the last recorded event) before accepting commands (`is_ready`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from gateway.core.clock import Clock
+from gateway.core.enums import ConnectionState
+from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected, VenueUnavailable
+from gateway.core.events import Balance, Fill, OrderUpdate, Position, UserEvent
+from gateway.core.instruments import Instrument
+from gateway.core.ports import VenueAdapter
+from gateway.orders.commands import (
+    CancelAll,
+    CancelOrder,
+    Decision,
+    Intent,
+    ModifyOrder,
+    Pending,
+    PlaceOrder,
+    PlaceParams,
+    Reconciled,
+    SetKillSwitch,
+    Tick,
+    WaiterKey,
+)
+from gateway.orders.config import OrdersSettings
+from gateway.orders.manager import OrderManager
+from gateway.orders.model import Order
+from gateway.orders.records import OrderJournal, fill_from_row, fill_to_row, order_from_row, order_to_row
+from gateway.orders.validation import normalize_amend, normalize_place
+from gateway.orders.venue_calls import call_venue, resolve_instrument
+
+__all__ = ["OrderService", "PublishFn"]
+
+log = structlog.get_logger("gateway.orders")
+
+PublishFn = Callable[[str, str, dict[str, Any]], None]  # (account, kind, data); kind: order, fill, balance, position
+_STOP = object()
+
+
+class OrderService:
+    """Serialize every order decision through one task; persist -> publish -> send.
+
+    Args:
+        venues: venue sessions by name (the name is also the account name).
+        journal: the order store (`persistence.store.OrderStore`).
+        publish: called with `(account, kind, data)` after each batch is persisted; must not block.
+        clock: time source (`now_ms`).
+        settings: the `orders` settings slice.
+        default_account: used when a command names no account (else the only venue, if there is one).
+    """
+
+    def __init__(self, venues: Mapping[str, VenueAdapter], journal: OrderJournal, publish: PublishFn,
+                 clock: Clock, settings: OrdersSettings, *, default_account: str | None = None):
+        self._venues = venues
+        self._journal = journal
+        self._publish = publish
+        self._clock = clock
+        self._settings = settings
+        self._default = default_account or (next(iter(venues)) if len(venues) == 1 else None)
+        self.manager = OrderManager(settings, clock.now_ms())
+        self._inbox: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
+        self._waiters: dict[WaiterKey, list[asyncio.Future[Any]]] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._aliases: dict[str, dict[str, str]] = {}
+        self._reconciled: set[str] = set()
+        self._reconciling: set[str] = set()
+        self._ready = False
+        self._accepting = False
+        self.failed: BaseException | None = None  # set when the manager task died (journal failure)
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    @property
+    def is_ready(self) -> bool:
+        """True once start-up reconciliation finished and until `stop`."""
+        return self._ready
+
+    @property
+    def kill_switch_engaged(self) -> bool:
+        return self.manager.risk.kill_switch
+
+    async def start(self) -> None:
+        """Reload orders from the store, start the manager task, reconcile every venue, then accept commands."""
+        now = self._clock.now_ms()
+        horizon = now - self._settings.closed_order_retention_ms
+        for venue in self._venues:  # every order the catch-up may report must be known, or it looks external
+            last = await self._journal.last_event_ts(venue)
+            if last is not None:
+                horizon = min(horizon, last - self._settings.reconcile_lookback_ms)
+        orders = [order_from_row(r) for r in await self._journal.load_orders(horizon)]
+        by_key = {(o.account, o.client_order_id): o for o in orders}
+        trades = []
+        for venue, trade_id, account, client_order_id in await self._journal.load_trade_ids(horizon):
+            trades.append((venue, trade_id))
+            owner = by_key.get((account, client_order_id))
+            if owner is not None:
+                owner.fill_ids.add(trade_id)
+        decision = self.manager.restore(orders, trades, now)
+        await self._persist([decision])
+        self._emit([decision])
+        log.info("orders.restored", orders=len(orders), open=sum(1 for o in orders if o.is_open))
+        self._tasks = [
+            asyncio.create_task(self._run(), name="orders.manager"),
+            asyncio.create_task(self._tick_loop(), name="orders.resolver"),
+        ]
+        self._tasks[0].add_done_callback(self._on_manager_done)
+        self._accepting = True
+        await asyncio.gather(*(self.reconcile(name) for name in self._venues))
+        self._ready = True
+        log.info("orders.ready", reconciled=sorted(self._reconciled))
+
+    async def reconcile(self, venue: str) -> bool:
+        """Fold the venue's view (open orders; orders and fills since our last event) into the manager.
+
+        Call at start and after every reconnect. Commands for the venue are refused until it succeeds.
+        Returns whether it succeeded (a failure is logged; call again later).
+        """
+        adapter = self._venues[venue]
+        self._reconciled.discard(venue)
+        try:
+            last = await self._journal.last_event_ts(venue)
+            async with asyncio.timeout(self._settings.reconcile_timeout_s):
+                open_orders = await adapter.open_orders()
+                orders: list[OrderUpdate] = []
+                fills: list[Fill] = []
+                if last is not None:
+                    since = last - self._settings.reconcile_lookback_ms
+                    orders = await adapter.orders_since(since)
+                    fills = await adapter.fills_since(since)
+            await self._submit(Reconciled(venue, tuple(open_orders), tuple(orders), tuple(fills)))
+        except (GatewayError, TimeoutError, OSError) as exc:
+            log.warning("orders.reconcile_failed", venue=venue, error=repr(exc))
+            return False
+        self._reconciled.add(venue)
+        log.info("orders.reconciled", venue=venue, open_orders=len(open_orders), orders=len(orders),
+                 fills=len(fills))
+        return True
+
+    async def stop(self) -> None:
+        """Stop accepting commands, let in-flight venue calls answer, drain the inbox and journal writes.
+
+        Everything is bounded by `stop_timeout_s`; what is left then is cancelled (and logged).
+        """
+        self._ready = False
+        self._accepting = False
+        for task in self._tasks[1:]:
+            task.cancel()
+        manager_task = self._tasks[0] if self._tasks else None
+        try:
+            async with asyncio.timeout(self._settings.stop_timeout_s):
+                if self._calls:
+                    await asyncio.gather(*self._calls, return_exceptions=True)
+                if manager_task is not None and not manager_task.done():
+                    self._inbox.put_nowait((_STOP, None))
+                    await manager_task
+        except TimeoutError:
+            log.error("orders.stop_timeout", calls=len(self._calls), inbox=self._inbox.qsize())
+        for task in (*self._calls, *self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._calls, *self._tasks, return_exceptions=True)
+        self._tasks = []
+        stopping = GatewayError("order service stopped", code=ErrorCode.VENUE_UNAVAILABLE)
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(stopping)
+        self._waiters.clear()
+
+    def _on_manager_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Crash-only: stop taking commands; the composition root sees `failed` and exits non-zero.
+            self._ready = False
+            self._accepting = False
+            self.failed = task.exception()
+            log.error("orders.manager_died", error=repr(task.exception()))
+
+    # --- venue reports (the VenueSink.on_user entry point) --------------------------------------------
+
+    def on_report(self, event: UserEvent) -> None:
+        """Take a venue's user-data report. Never blocks: orders and fills queue for the manager."""
+        if isinstance(event, OrderUpdate | Fill):
+            self._inbox.put_nowait((event, None))
+        elif isinstance(event, Balance):
+            self._publish(event.venue, "balance", {
+                "venue": event.venue, "account": event.venue, "asset": event.asset, "free": event.free,
+                "locked": event.locked, "ts": event.ts})
+        elif isinstance(event, Position):
+            self._publish(event.venue, "position", {
+                "venue": event.venue, "account": event.venue, "symbol": event.symbol, "qty": event.qty,
+                "entry_price": event.entry_price, "mark_price": event.mark_price,
+                "unrealized_pnl": event.unrealized_pnl, "leverage": event.leverage,
+                "margin_type": event.margin_type, "ts": event.ts})
+
+    on_user = on_report
+
+    # --- commands -------------------------------------------------------------------------------------
+
+    async def place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any]
+                    ) -> dict[str, Any]:
+        """Place an order; return it once the venue answered (status `unknown` if the answer was lost).
+
+        The same client_order_id again returns the first order and places nothing.
+
+        Raises:
+            GatewayError: INVALID_PARAMS, UNKNOWN_VENUE, UNKNOWN_SYMBOL, PRECISION, MIN_NOTIONAL,
+                NOT_SUPPORTED, RISK_LIMIT, DUPLICATE_CLIENT_ID, VENUE_UNAVAILABLE (not ready, venue down),
+                VENUE_REJECTED / RATE_LIMITED (the venue said no; the order is recorded as rejected).
+        """
+        if not isinstance(params, PlaceParams):
+            params = PlaceParams.from_mapping(params)
+        adapter = self._trading_venue(account)
+        instrument = self._instrument(adapter, params.symbol)
+        if params.client_order_id and self.manager.get(adapter.name, params.client_order_id) is None:
+            row = await self._journal.get_order(adapter.name, params.client_order_id)
+            if row is not None:  # placed before the in-memory retention window: still the same order
+                stored = order_from_row(row)
+                if stored.symbol != instrument.symbol or stored.side is not params.side or stored.external:
+                    raise OrderRejected(f"client_order_id {params.client_order_id!r} is used by another order",
+                                        code=ErrorCode.DUPLICATE_CLIENT_ID)
+                return stored.to_public()
+        command = PlaceOrder(strategy, adapter.name, params, instrument, adapter.capabilities)
+        return _one(await self._command(command))
+
+    async def cancel(self, strategy: str | None, account: str | None, order_id: str | None = None,
+                     client_order_id: str | None = None) -> dict[str, Any]:
+        """Cancel an order; return it once the venue answered (`pending_cancel` if the answer was lost).
+
+        Raises:
+            GatewayError: ORDER_NOT_FOUND, NOT_SUPPORTED (external order), VENUE_UNAVAILABLE,
+                VENUE_REJECTED (the venue refused the cancel; the order is unchanged).
+        """
+        adapter = self._trading_venue(account)
+        return _one(await self._command(CancelOrder(strategy, adapter.name, order_id, client_order_id)))
+
+    async def cancel_all(self, strategy: str | None, account: str | None, symbol: str | None = None
+                         ) -> list[dict[str, Any]]:
+        """Cancel the strategy's open orders on `account` (one symbol, if given); return them as answered."""
+        adapter = self._trading_venue(account)
+        if symbol is not None:
+            symbol = self._instrument(adapter, symbol).symbol
+        return await self._command_many(CancelAll(strategy, adapter.name, symbol))
+
+    async def modify(self, strategy: str | None, account: str | None, order_id: str | None = None,
+                     client_order_id: str | None = None, qty: Decimal | None = None,
+                     price: Decimal | None = None) -> dict[str, Any]:
+        """Change qty and/or price: a venue amend when supported, else cancel then replace.
+
+        Returns the order with `modified_by` = `amend` or `cancel_replace`; a replacement has a new
+        client order id and names the old one in `replaces` (when the cancel did not end in `canceled`,
+        nothing is placed and the old order is returned with `replaced: false`).
+        """
+        adapter = self._trading_venue(account)
+        order = self.manager.get(adapter.name, client_order_id, order_id)
+        if order is None:
+            raise LookupFailed("order not found", code=ErrorCode.ORDER_NOT_FOUND)
+        instrument = self._instrument(adapter, order.symbol)
+        if adapter.capabilities.amend:
+            command = ModifyOrder(strategy, adapter.name, instrument, order.order_id, order.client_order_id,
+                                  qty, price)
+            return {**_one(await self._command(command)), "modified_by": "amend"}
+        if order.external:
+            raise OrderRejected("external order: the gateway neither adopts nor cancels it",
+                                code=ErrorCode.NOT_SUPPORTED)
+        new_qty, new_price = normalize_amend(qty, price, order.side, instrument, order.price is not None)
+        total = new_qty if new_qty is not None else order.qty
+        price_after = new_price if new_price is not None else order.price
+        if total <= order.filled_qty:
+            raise GatewayError(f"qty must exceed the filled quantity {order.filled_qty}",
+                               code=ErrorCode.INVALID_PARAMS, details={"field": "qty"})
+        # Refuse what would be refused anyway before canceling anything.
+        normalize_place(PlaceParams(order.symbol, order.side, order.type, total - order.filled_qty, price_after,
+                                    order.trigger_price, order.tif, order.reduce_only),
+                        instrument, adapter.capabilities)
+        canceled = await self.cancel(strategy, adapter.name, order.order_id, order.client_order_id)
+        remaining = total - Decimal(canceled["filled_qty"])  # fills that raced the cancel count
+        if canceled["status"] != "canceled" or remaining <= 0:
+            return {**canceled, "modified_by": "cancel_replace", "replaced": False}
+        params = PlaceParams(order.symbol, order.side, order.type, remaining, price_after, order.trigger_price,
+                             order.tif, order.reduce_only)
+        placed = await self.place(strategy, adapter.name, params)
+        return {**placed, "modified_by": "cancel_replace", "replaced": True, "replaces": order.client_order_id}
+
+    async def engage_kill_switch(self, cancel_open: bool) -> list[dict[str, Any]]:
+        """Refuse every new order (RISK_LIMIT "kill switch engaged"); optionally cancel all open orders.
+
+        Returns the orders it canceled, as answered.
+        """
+        return await self._command_many(SetKillSwitch(True, cancel_open))
+
+    async def release_kill_switch(self) -> None:
+        await self._command_many(SetKillSwitch(False))
+
+    # --- queries ----------------------------------------------------------------------------------------
+
+    async def get(self, account: str | None, order_id: str | None = None, client_order_id: str | None = None
+                  ) -> dict[str, Any]:
+        """Return one order (memory first, then the store). Raises GatewayError ORDER_NOT_FOUND."""
+        name = self._venue(account).name
+        order = self.manager.get(name, client_order_id, order_id)
+        if order is not None:
+            return order.to_public()
+        row = await self._journal.get_order(name, client_order_id, order_id)
+        if row is None:
+            raise LookupFailed("order not found", code=ErrorCode.ORDER_NOT_FOUND,
+                               details={"order_id": order_id, "client_order_id": client_order_id})
+        return order_from_row(row).to_public()
+
+    async def open_orders(self, account: str | None, symbol: str | None = None) -> list[dict[str, Any]]:
+        adapter = self._venue(account)
+        if symbol is not None:
+            symbol = self._instrument(adapter, symbol).symbol
+        orders = sorted(self.manager.open_orders(adapter.name, symbol), key=lambda o: o.created_ts)
+        return [o.to_public() for o in orders]
+
+    async def history(self, account: str | None, symbol: str | None = None, since: int | None = None,
+                      limit: int = 500) -> list[dict[str, Any]]:
+        adapter = self._venue(account)
+        if symbol is not None:
+            symbol = self._instrument(adapter, symbol).symbol
+        rows = await self._journal.history(adapter.name, symbol, since, limit)
+        return [order_from_row(r).to_public() for r in rows]
+
+    async def fills(self, account: str | None, symbol: str | None = None, order_id: str | None = None,
+                    since: int | None = None, limit: int = 500, client_order_id: str | None = None
+                    ) -> list[dict[str, Any]]:
+        adapter = self._venue(account)
+        if symbol is not None:
+            symbol = self._instrument(adapter, symbol).symbol
+        rows = await self._journal.fills(adapter.name, symbol, order_id, client_order_id, since, limit)
+        return [fill_from_row(r).to_public() for r in rows]
+
+    # --- the manager task ---------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        inbox = self._inbox
+        max_batch = self._settings.max_batch
+        while True:
+            batch = [await inbox.get()]
+            while len(batch) < max_batch and not inbox.empty():
+                batch.append(inbox.get_nowait())
+            stop = any(item[0] is _STOP for item in batch)
+            if stop:
+                batch = batch[:next(i for i, item in enumerate(batch) if item[0] is _STOP)]
+            if batch:
+                await self._process(batch)
+            if stop:
+                return
+
+    async def _process(self, batch: list[tuple[Any, asyncio.Future[Any] | None]]) -> None:
+        manager = self.manager
+        clock = self._clock
+        decisions: list[Decision] = []
+        replies: list[tuple[asyncio.Future[Any], Any]] = []
+        for msg, future in batch:
+            try:
+                decision = manager.handle(msg, clock.now_ms())
+            except Exception as exc:  # a bug: answer the caller, keep serving the others
+                log.exception("orders.handle_failed", message=type(msg).__name__)
+                if future is not None and not future.done():
+                    future.set_result(GatewayError(f"internal error: {exc!r}", code=ErrorCode.INTERNAL))
+                continue
+            decisions.append(decision)
+            if future is not None:
+                reply = decision.reply
+                if isinstance(reply, Pending):
+                    reply = [self._wait(key) for key in reply.keys]
+                replies.append((future, reply))
+        try:
+            await self._persist(decisions)
+        except Exception as exc:
+            log.exception("orders.persist_failed", decisions=len(decisions))
+            self.failed, self._ready, self._accepting = exc, False, False
+            failure = GatewayError("journal write failed", code=ErrorCode.INTERNAL)
+            for future, _ in replies:
+                if not future.done():
+                    future.set_result(failure)
+            raise  # crash-only: nothing is published or sent that was not journaled
+        self._emit(decisions)
+        for future, reply in replies:
+            if not future.done():
+                future.set_result(reply)
+        for decision in decisions:
+            for intent in decision.intents:
+                task = asyncio.create_task(self._call(intent), name=f"orders.{type(intent).__name__}")
+                self._calls.add(task)
+                task.add_done_callback(self._calls.discard)
+
+    async def _persist(self, decisions: list[Decision]) -> None:
+        orders: dict[int, Order] = {}
+        fills = []
+        journal = []
+        for decision in decisions:
+            for order in decision.orders:
+                orders[id(order)] = order
+            fills.extend(decision.fills)
+            journal.extend(decision.journal)
+        if orders or fills or journal:
+            await self._journal.write([order_to_row(o) for o in orders.values()],
+                                      [fill_to_row(f) for f in fills], journal)
+
+    def _emit(self, decisions: list[Decision]) -> None:
+        publish = self._publish
+        for decision in decisions:
+            for account, kind, data in decision.events:
+                try:
+                    publish(account, kind, data)
+                except Exception:
+                    log.exception("orders.publish_failed", kind=kind)
+            for key, value in decision.settle:
+                for future in self._waiters.pop(key, ()):
+                    if not future.done():
+                        future.set_result(value)
+
+    def _wait(self, key: WaiterKey) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(key, []).append(future)
+        return future
+
+    async def _tick_loop(self) -> None:
+        interval = self._settings.resolve_interval_ms / 1000
+        retry_every = self._settings.unknown_backoff_max_ms / 1000
+        last_retry = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(interval)  # scheduling, not synchronization: Tick is idempotent
+            self._inbox.put_nowait((Tick(), None))
+            now = asyncio.get_running_loop().time()
+            if self._ready and now - last_retry >= retry_every:
+                last_retry = now
+                for name, adapter in self._venues.items():  # a venue that failed reconciliation: try again
+                    if name not in self._reconciled and name not in self._reconciling and (
+                            adapter.state is ConnectionState.OPEN):
+                        self._reconciling.add(name)
+                        task = asyncio.create_task(self.reconcile(name), name=f"orders.reconcile.{name}")
+                        self._calls.add(task)  # type: ignore[arg-type]
+                        task.add_done_callback(lambda t, n=name: (self._calls.discard(t),  # type: ignore[misc]
+                                                                  self._reconciling.discard(n)))
+
+    async def _call(self, intent: Intent) -> None:
+        outcome = await call_venue(self._venues[intent.venue], intent, self._settings.request_timeout_s)
+        self._inbox.put_nowait((outcome, None))
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    async def _submit(self, msg: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((msg, future))
+        return await future
+
+    async def _command(self, msg: Any) -> list[Any]:
+        reply = await self._submit(msg)
+        if isinstance(reply, GatewayError):
+            raise reply
+        if not isinstance(reply, list):
+            return [reply]
+        try:  # bounded by the venue call timeout; this is only a guard against a lost settle
+            async with asyncio.timeout(self._settings.request_timeout_s * 3):
+                return list(await asyncio.gather(*reply))
+        except TimeoutError:
+            raise GatewayError("no answer in time", code=ErrorCode.TIMEOUT) from None
+
+    async def _command_many(self, msg: Any) -> list[dict[str, Any]]:
+        return [r for r in await self._command(msg) if not isinstance(r, GatewayError)]
+
+    def _venue(self, account: str | None) -> VenueAdapter:
+        name = account or self._default
+        if name is None:
+            raise LookupFailed("no default account: name one", code=ErrorCode.UNKNOWN_VENUE)
+        adapter = self._venues.get(name)
+        if adapter is None:
+            raise LookupFailed(f"unknown account {name!r}", code=ErrorCode.UNKNOWN_VENUE, details={"account": name})
+        return adapter
+
+    def _trading_venue(self, account: str | None) -> VenueAdapter:
+        adapter = self._venue(account)
+        if not self._accepting or adapter.name not in self._reconciled:
+            raise VenueUnavailable(f"{adapter.name} is not reconciled yet", venue=adapter.name)
+        if adapter.state is not ConnectionState.OPEN:
+            raise VenueUnavailable(f"{adapter.name} is {adapter.state}", venue=adapter.name)
+        return adapter
+
+    def _instrument(self, adapter: VenueAdapter, symbol: str) -> Instrument:
+        return resolve_instrument(adapter, symbol, self._aliases)
+
+
+def _one(results: list[Any]) -> dict[str, Any]:
+    result = results[0]
+    if isinstance(result, GatewayError):
+        raise result
+    return result

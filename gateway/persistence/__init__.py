@@ -1,0 +1,1 @@
+"""SQLite persistence (WAL, off the event loop): connection, migrations, the order store."""

@@ -1,0 +1,101 @@
+"""Versioned schema migrations: an ordered list of SQL scripts; `schema_version` records the applied ones.
+
+Append a script to `MIGRATIONS` to change the schema; never edit one that has shipped. Each script
+runs in its own transaction together with its version row.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+_V1 = """
+CREATE TABLE orders (
+    account         TEXT    NOT NULL,
+    order_key       TEXT    NOT NULL,   -- client_order_id, or '#' || order_id for external orders without one
+    client_order_id TEXT,
+    venue           TEXT    NOT NULL,
+    symbol          TEXT    NOT NULL,
+    order_id        TEXT,
+    strategy        TEXT,
+    side            TEXT    NOT NULL,
+    type            TEXT    NOT NULL,
+    tif             TEXT    NOT NULL,
+    price           TEXT,               -- Decimal as text, here and below
+    trigger_price   TEXT,
+    qty             TEXT    NOT NULL,
+    filled_qty      TEXT    NOT NULL,
+    avg_price       TEXT,
+    notional        TEXT    NOT NULL,   -- sum of price * qty of the counted fills
+    status          TEXT    NOT NULL,
+    is_open         INTEGER NOT NULL,
+    reduce_only     INTEGER NOT NULL,
+    external        INTEGER NOT NULL,
+    created_ts      INTEGER NOT NULL,
+    updated_ts      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    reason          TEXT,
+    PRIMARY KEY (account, order_key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX orders_client_order_id ON orders (account, client_order_id) WHERE client_order_id IS NOT NULL;
+CREATE INDEX orders_order_id ON orders (account, order_id) WHERE order_id IS NOT NULL;
+CREATE INDEX orders_open ON orders (account, symbol) WHERE is_open = 1;
+CREATE INDEX orders_created ON orders (account, created_ts);
+CREATE INDEX orders_venue_updated ON orders (venue, updated_ts);
+
+CREATE TABLE fills (
+    venue           TEXT    NOT NULL,
+    trade_id        TEXT    NOT NULL,
+    account         TEXT    NOT NULL,
+    symbol          TEXT    NOT NULL,
+    order_id        TEXT,
+    client_order_id TEXT,
+    strategy        TEXT,
+    side            TEXT    NOT NULL,
+    price           TEXT    NOT NULL,
+    qty             TEXT    NOT NULL,
+    fee             TEXT    NOT NULL,
+    fee_asset       TEXT    NOT NULL,
+    liquidity       TEXT    NOT NULL,
+    ts              INTEGER NOT NULL,
+    recv_ts         INTEGER NOT NULL,
+    PRIMARY KEY (venue, trade_id)
+) WITHOUT ROWID;
+CREATE INDEX fills_account_ts ON fills (account, ts);
+CREATE INDEX fills_order ON fills (account, client_order_id);
+CREATE INDEX fills_venue_ts ON fills (venue, ts);
+
+CREATE TABLE journal (
+    seq             INTEGER PRIMARY KEY,  -- append-only
+    ts              INTEGER NOT NULL,
+    kind            TEXT    NOT NULL,     -- intent.place, intent.cancel, intent.amend, transition, ...
+    account         TEXT    NOT NULL,
+    client_order_id TEXT,
+    data            TEXT    NOT NULL      -- JSON
+);
+CREATE INDEX journal_order ON journal (account, client_order_id);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply the migrations `conn`'s database lacks, in order. Return the schema version afterwards.
+
+    Raises:
+        RuntimeError: the database is newer than this code (a downgrade).
+    """
+    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    await conn.commit()
+    async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(f"database schema {current} is newer than this gateway ({len(MIGRATIONS)})")
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        script = MIGRATIONS[version - 1]
+        await conn.executescript(
+            f"BEGIN;\n{script}\nINSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;"
+        )
+    return len(MIGRATIONS)

@@ -1,0 +1,221 @@
+"""The order store: current order snapshots, fills, and the append-only journal, in SQLite.
+
+Writes come in batches (`write`): everything the order service decided since its last write goes into
+one transaction (journal first, then snapshots and fills), so the cost of a commit is shared by every
+decision in the batch. Reads serve restart, history and fill queries; open orders are served from memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+import orjson
+
+from gateway.persistence.db import open_database
+
+__all__ = ["FILL_COLUMNS", "JournalRow", "ORDER_COLUMNS", "OrderStore"]
+
+# Row layouts: `write` takes and the readers return plain tuples in exactly this column order (the
+# order package converts them to and from its records, so this package imports nothing but core).
+JournalRow = tuple[int, str, str, "str | None", dict[str, Any]]  # ts, kind, account, client_order_id, data
+
+_ORDER_COLUMNS = (
+    "account, order_key, client_order_id, venue, symbol, order_id, strategy, side, type, tif, price, "
+    "trigger_price, qty, filled_qty, avg_price, notional, status, is_open, reduce_only, external, "
+    "created_ts, updated_ts, sent_at, reason"
+)
+_UPSERT_ORDER = f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 24)})"
+_FILL_COLUMNS = (
+    "venue, trade_id, account, symbol, order_id, client_order_id, strategy, side, price, qty, fee, "
+    "fee_asset, liquidity, ts, recv_ts"
+)
+_INSERT_FILL = f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_INSERT_JOURNAL = "INSERT INTO journal (ts, kind, account, client_order_id, data) VALUES (?, ?, ?, ?, ?)"
+ORDER_COLUMNS = tuple(c.strip() for c in _ORDER_COLUMNS.split(","))
+FILL_COLUMNS = tuple(c.strip() for c in _FILL_COLUMNS.split(","))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError
+
+
+class OrderStore:
+    """Persistent order state over one aiosqlite connection (one writer: the order service)."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self._conn = conn
+        self.writes = 0  # transactions committed
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls, path: str | Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    ) -> AsyncIterator[OrderStore]:
+        """Open the database at `path` (migrating it) for the duration of the context."""
+        conn = await open_database(path, synchronous)
+        try:
+            yield cls(conn)
+        finally:
+            await conn.close()
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    async def write(
+        self,
+        orders: Sequence[tuple[Any, ...]],
+        fills: Sequence[tuple[Any, ...]],
+        journal: Iterable[JournalRow],
+    ) -> None:
+        """Write one batch in one transaction: journal entries, then order snapshots, then fills.
+
+        Order rows replace the stored snapshot with the same (account, order_key); fill rows whose
+        (venue, trade_id) is already stored are ignored.
+
+        Raises:
+            sqlite3.Error: the transaction failed and was rolled back.
+        """
+        journal_rows = [
+            (ts, kind, account, client_order_id, orjson.dumps(data, default=_json_default).decode())
+            for ts, kind, account, client_order_id, data in journal
+        ]
+        order_rows = orders
+        fill_rows = fills
+        if not (journal_rows or order_rows or fill_rows):
+            return
+        conn = self._conn
+        try:
+            if journal_rows:
+                await conn.executemany(_INSERT_JOURNAL, journal_rows)
+            if order_rows:
+                await conn.executemany(_UPSERT_ORDER, order_rows)
+            if fill_rows:
+                await conn.executemany(_INSERT_FILL, fill_rows)
+            await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
+        self.writes += 1
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def load_orders(self, closed_since_ms: int) -> list[tuple[Any, ...]]:
+        """Return every non-terminal order and the terminal ones updated at or after `closed_since_ms`."""
+        return await self._rows(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE is_open = 1 OR updated_ts >= ?", (closed_since_ms,)
+        )
+
+    async def load_trade_ids(self, since_ms: int) -> list[tuple[str, str, str, str | None]]:
+        """Return (venue, trade_id, account, client_order_id) of recent fills and of fills of open orders."""
+        rows = await self._rows(
+            "SELECT venue, trade_id, account, client_order_id FROM fills f WHERE f.recv_ts >= ? OR EXISTS ("
+            "SELECT 1 FROM orders o WHERE o.is_open = 1 AND o.account = f.account "
+            "AND o.client_order_id = f.client_order_id)",
+            (since_ms,),
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    async def get_order(
+        self, account: str, client_order_id: str | None = None, order_id: str | None = None
+    ) -> tuple[Any, ...] | None:
+        """Return the stored order with this client order id (else venue order id), or None."""
+        if client_order_id:
+            rows = await self._rows(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account = ? AND client_order_id = ?",
+                (account, client_order_id),
+            )
+        elif order_id:
+            rows = await self._rows(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account = ? AND order_id = ?", (account, order_id)
+            )
+        else:
+            return None
+        return rows[0] if rows else None
+
+    async def open_orders(self, account: str, symbol: str | None = None) -> list[tuple[Any, ...]]:
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE is_open = 1 AND account = ?"
+        params: list[Any] = [account]
+        if symbol is not None:
+            sql += " AND symbol = ?"
+            params.append(symbol)
+        return await self._rows(sql + " ORDER BY created_ts", params)
+
+    async def history(
+        self, account: str, symbol: str | None = None, since: int | None = None, limit: int = 500
+    ) -> list[tuple[Any, ...]]:
+        """Return orders created at or after `since` (oldest first), else the latest `limit` (oldest first)."""
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account = ?"
+        params: list[Any] = [account]
+        if symbol is not None:
+            sql += " AND symbol = ?"
+            params.append(symbol)
+        if since is not None:
+            sql += " AND created_ts >= ? ORDER BY created_ts, order_key LIMIT ?"
+            params += [since, limit]
+            return await self._rows(sql, params)
+        sql += " ORDER BY created_ts DESC, order_key DESC LIMIT ?"
+        params.append(limit)
+        return list(reversed(await self._rows(sql, params)))
+
+    async def fills(
+        self,
+        account: str,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        since: int | None = None,
+        limit: int = 500,
+    ) -> list[tuple[Any, ...]]:
+        """Return fills of `account`, filtered, oldest first (the latest `limit` when `since` is None)."""
+        sql = f"SELECT {_FILL_COLUMNS} FROM fills WHERE account = ?"
+        params: list[Any] = [account]
+        for column, value in (("symbol", symbol), ("order_id", order_id), ("client_order_id", client_order_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        if since is not None:
+            sql += " AND ts >= ? ORDER BY ts, trade_id LIMIT ?"
+            params += [since, limit]
+            return await self._rows(sql, params)
+        sql += " ORDER BY ts DESC, trade_id DESC LIMIT ?"
+        params.append(limit)
+        return list(reversed(await self._rows(sql, params)))
+
+    async def last_event_ts(self, venue: str) -> int | None:
+        """Return the time of the latest order change or fill recorded for `venue`, or None."""
+        rows = await self._rows(
+            "SELECT MAX(t) FROM (SELECT MAX(updated_ts) AS t FROM orders WHERE venue = ? "
+            "UNION ALL SELECT MAX(ts) FROM fills WHERE venue = ?)",
+            (venue, venue),
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    async def journal(self, account: str | None = None, client_order_id: str | None = None) -> list[JournalRow]:
+        """Return journal entries (oldest first), optionally of one account / order."""
+        sql = "SELECT ts, kind, account, client_order_id, data FROM journal WHERE 1 = 1"
+        params: list[Any] = []
+        if account is not None:
+            sql += " AND account = ?"
+            params.append(account)
+        if client_order_id is not None:
+            sql += " AND client_order_id = ?"
+            params.append(client_order_id)
+        rows = await self._rows(sql + " ORDER BY seq", params)
+        return [(r[0], r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        """Return the row count of each table (ops and tests)."""
+        out = {}
+        for table in ("orders", "fills", "journal"):
+            rows = await self._rows(f"SELECT COUNT(*) FROM {table}")
+            out[table] = rows[0][0]
+        return out
