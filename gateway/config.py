@@ -26,6 +26,7 @@ from pydantic_settings import (
 from gateway.api.config import ApiSettings, HttpSettings
 from gateway.core.errors import ConfigError
 from gateway.market.config import MarketSettings
+from gateway.orders.config import OrdersSettings
 from gateway.venues.sim.config import SimSettings
 
 __all__ = ["LogSettings", "Settings", "collect_secrets", "format_errors", "load_settings"]
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     market: MarketSettings = MarketSettings()
     log: LogSettings = LogSettings()
     persistence: PersistenceSettings = PersistenceSettings()
+    orders: OrdersSettings = OrdersSettings()
     shutdown_timeout_s: float = Field(5.0, gt=0, le=300)
 
     @model_validator(mode="after")
@@ -77,6 +79,9 @@ class Settings(BaseSettings):
         for name in self.venues:
             if not name or any(c in name for c in ":@/ ") or name == "gateway":
                 raise ValueError(f"venue name {name!r} may not be empty, 'gateway', or contain ':', '@', '/', ' '")
+        unknown_risk = set(self.orders.risk) - {s.name for s in self.api.strategies}
+        if unknown_risk:
+            raise ValueError(f"orders.risk names unknown strategies {sorted(unknown_risk)}")
         for strategy in self.api.strategies:
             unknown = (strategy.accounts or frozenset()) - set(self.venues)
             if unknown:

@@ -26,7 +26,6 @@ class StrategySettings(BaseModel):
     api_key_file: str | None = Field(None, description="read api_key from this file (Docker secrets)")
     permissions: frozenset[Permission] = frozenset({Permission.READ})
     accounts: frozenset[str] | None = Field(None, description="accounts this key may use; None means all")
-    max_order_notional: str | None = None  # risk limits are read by the order manager (later)
 
     @model_validator(mode="before")
     @classmethod

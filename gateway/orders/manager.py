@@ -50,7 +50,7 @@ from gateway.orders.commands import (
 )
 from gateway.orders.config import OrdersSettings
 from gateway.orders.model import Order
-from gateway.orders.state import OrderState, _str
+from gateway.orders.state import OrderState, _str, settle_place
 from gateway.orders.validation import normalize_amend, normalize_place
 
 __all__ = ["OrderManager"]
@@ -282,6 +282,7 @@ class OrderManager(OrderState):
                 self._set_status(order, _UNKNOWN, now, d, reason=reason)
                 log.warning("order.unknown", venue=order.venue, client_order_id=order.client_order_id,
                             error=None if error is None else error.code.value)
+        settle_place(order, msg.error, d)
 
     def _on_cancel_outcome(self, msg: CancelOutcome, now: int, d: Decision) -> None:
         order = self._orders.get((msg.account, msg.key))

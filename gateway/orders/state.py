@@ -299,9 +299,10 @@ class OrderState:
             self._closed.append((now, order))
         elif previous.is_terminal:  # never happens with the table; keep the indexes honest regardless
             self._live.setdefault(order.account, {})[order.key] = order
+        # The `place` caller is answered by the placement's outcome (`settle_place`), not here: a venue
+        # pushes the ack before its answer arrives, and the answer (e.g. a market order already filled)
+        # is what the caller should see.
         if previous is _PENDING_NEW:
-            result = _venue_rejected(order, error) if to is _REJECTED else order.to_public()
-            d.settle.append((("place", order.account, order.key), result))
             if order.cancel_requested:
                 order.cancel_requested = False
                 if to.is_terminal:
@@ -311,6 +312,16 @@ class OrderState:
         if previous is _PENDING_CANCEL and to.is_terminal:
             d.settle.append((("cancel", order.account, order.key), order.to_public()))
         self._refresh_doubt(order)
+
+
+def settle_place(order: Order, error: GatewayError | None, d: Decision) -> None:
+    """Answer the `place` caller with the order as it stands after its placement's outcome."""
+    key = ("place", order.account, order.key)
+    if order.status is _REJECTED:
+        venue_error = error if isinstance(error, (VenueRejected, VenueRateLimited)) else None
+        d.settle.append((key, _venue_rejected(order, venue_error)))
+    else:
+        d.settle.append((key, order.to_public()))
 
 
 def _venue_rejected(order: Order, error: VenueRejected | VenueRateLimited | None) -> GatewayError:

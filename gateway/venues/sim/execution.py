@@ -64,6 +64,14 @@ class EngineCore:
         self._events: list[EngineEvent] = []
         self._touched: dict[str, None] = {}
         self._moved: dict[str, None] = {}
+        # change tracking for a durable store (off unless `track_changes`; see `snapshot.StateChanges`)
+        self._track = False
+        self._changed_orders: dict[str, SimOrder] = {}
+        self._changed_fills: list[FillEvent] = []
+        self._changed_balances: dict[tuple[str, str], None] = {}
+        self._changed_positions: dict[tuple[str, str], None] = {}
+        self._forgotten: list[str] = []
+        self._fills_kept: dict[str, FillEvent] = {}
 
 
     # --- internals: activation and matching ---------------------------------------------------------
@@ -160,8 +168,12 @@ class EngineCore:
                 if not order.house:
                     fills = self._fills[order.account]
                     fills.append(fill)
+                    if self._track:
+                        self._changed_fills.append(fill)
                     if len(fills) > 2 * self.history_limit:
                         del fills[: -self.history_limit]
+                        if self._track:
+                            self._fills_kept[order.account] = fills[0]
         self._events.append(TradeEvent(taker.symbol, trade_id, price, qty, taker.side, now))
         self.last_prices[taker.symbol] = price
         self._moved[taker.symbol] = None
@@ -263,11 +275,18 @@ class EngineCore:
         if len(finished) > self.history_limit:
             old = self._orders.pop(finished.popleft())
             self._history[old.account].pop(old.order_id, None)
+            if self._track:
+                self._forgotten.append(old.order_id)
             if old.client_order_id is not None:
                 self._by_client.pop((old.account, old.client_order_id), None)
 
     def _emit_order(self, order: SimOrder) -> None:
-        if not order.house or self.house_events:
+        # Every change of an order's state ends here, which makes it the place to track changed orders.
+        if not order.house:
+            self._events.append(order.snapshot())
+            if self._track:
+                self._changed_orders[order.order_id] = order
+        elif self.house_events:
             self._events.append(order.snapshot())
 
     def _lookup(self, account: str, order_id: str | None, client_order_id: str | None) -> SimOrder:
@@ -324,6 +343,13 @@ class EngineCore:
         for name, symbol in ledger.dirty_positions:
             if house or not accounts[name].house:
                 events.append(ledger.position_event(name, symbol, now))
+        if self._track:
+            for key in ledger.dirty_balances:
+                if not accounts[key[0]].house:
+                    self._changed_balances[key] = None
+            for key in ledger.dirty_positions:
+                if not accounts[key[0]].house:
+                    self._changed_positions[key] = None
         ledger.dirty_balances.clear()
         ledger.dirty_positions.clear()
         for symbol in self._touched:

@@ -112,11 +112,12 @@ async def test_fill_before_the_ack(harness, venue: FakeVenue) -> None:  # type: 
         placing = asyncio.create_task(service.place("s1", "fake", params(client_order_id="c1")))
         assert await asyncio.wait_for(venue.accepted.get(), 2) == "c1"
         venue.fill("c1", "0.4")
-        order = await asyncio.wait_for(placing, 2)  # answered by the fill: the venue has the order
-        assert order["status"] == "partially_filled"
-        venue.hold_acks.set()  # the stale NEW ack arrives now and changes nothing
-        await asyncio.wait_for(_until(lambda: "V1" == service.manager.get("fake", "c1").order_id
-                                      and not service._calls), 2)
+        await harness.published.wait_for("fill", client_order_id="c1")
+        assert (await service.get("fake", client_order_id="c1"))["status"] == "partially_filled"
+        assert not placing.done()  # the caller waits for the placement's own answer
+        venue.hold_acks.set()  # the stale NEW ack arrives now: it answers the caller and changes nothing
+        order = await asyncio.wait_for(placing, 2)
+        assert order["status"] == "partially_filled" and order["order_id"] == "V1"
         assert (await service.get("fake", client_order_id="c1"))["status"] == "partially_filled"
 
 

@@ -86,11 +86,11 @@ def test_fill_before_ack() -> None:
     d = m.handle(fill("c1", "t1", "0.4", price="100"), T0 + 1)
     order = m.get(VENUE, "c1")
     assert order.status is S.PARTIALLY_FILLED and order.filled_qty == D("0.4")
-    assert settled(d, "place")["status"] == S.PARTIALLY_FILLED  # the caller learns as soon as the venue shows it
+    assert not d.settle  # the caller is answered by the placement's own answer
     assert [k for _, k, _ in d.events] == ["fill", "order"]
     late_ack = m.handle(PlaceOutcome(VENUE, "c1", update("c1", S.NEW, "o1")), T0 + 2)
     assert order.status is S.PARTIALLY_FILLED and order.order_id == "o1"  # the stale NEW is not applied
-    assert not late_ack.settle
+    assert settled(late_ack, "place")["status"] == S.PARTIALLY_FILLED  # with the fill folded in
     m.handle(fill("c1", "t2", "0.6", price="101"), T0 + 3)
     assert order.status is S.FILLED and order.filled_qty == D("1")
     assert order.avg_price == D("100.6")
