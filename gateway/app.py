@@ -32,6 +32,7 @@ from gateway.core.clock import Clock, SystemClock
 from gateway.core.enums import ConnectionState
 from gateway.core.events import MarketEvent, UserEvent
 from gateway.market.service import MarketService
+from gateway.metrics import GatewayCollector, Metrics, metrics_route
 from gateway.orders.service import OrderService
 from gateway.persistence.store import OrderStore
 from gateway.supervisor import Health, Supervisor
@@ -88,6 +89,7 @@ class Gateway:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.health = Health()
+        self.metrics = Metrics()  # before the components, so that each may add its own histograms
         self.bus = StreamBus(encode_push)
         self.venues = {name: build_venue(name, vs, self.clock) for name, vs in settings.venues.items()}
         self.directory = VenueDirectory(self.venues, settings.default_venue)  # type: ignore[arg-type]
@@ -101,7 +103,13 @@ class Gateway:
             settings.api, directory=self.directory, market=self.market, bus=self.bus, clock=self.clock,
             methods=methods,
         )
-        self.ops = OpsServer(settings.http, ready=self.readiness_problems, status=self.status)
+        self.metrics.register(GatewayCollector(self))
+        self.ops = OpsServer(
+            settings.http,
+            ready=self.readiness_problems,
+            status=self.status,
+            extra_routes=[metrics_route(self.metrics)],
+        )
         self._stack = contextlib.AsyncExitStack()
         self._started_at = time.monotonic()
         self._reconciles: set[asyncio.Task[bool]] = set()

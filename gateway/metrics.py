@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from gateway.core.enums import ConnectionState
@@ -34,11 +34,16 @@ from gateway.core.enums import ConnectionState
 __all__ = ["LATENCY_BUCKETS", "GatewayCollector", "Metrics", "MetricsSource", "metrics_route"]
 
 # Seconds; from 100 us to 10 s, for latencies measured inside one host or to a venue.
-LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+LATENCY_BUCKETS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 # The cache entries whose age is reported, as (kind label, SymbolCache attribute holding the receive ms).
-_CACHE_KINDS = (("trade", "trade_ms"), ("bbo", "bbo_ms"), ("depth", "depth_ms"), ("ticker", "ticker_ms"),
-                ("mark", "mark_ms"))
+_CACHE_KINDS = (
+    ("trade", "trade_ms"),
+    ("bbo", "bbo_ms"),
+    ("depth", "depth_ms"),
+    ("ticker", "ticker_ms"),
+    ("mark", "mark_ms"),
+)
 
 
 class Metrics:
@@ -127,7 +132,9 @@ class _Families:
     def build(self) -> list[Metric]:
         return [*self._market(), *self._strategies(), *self._loops(), *self._venues()]
 
-    def _fill(self, family: Metric, samples: Callable[[MetricsSource], Iterable[tuple[list[str], float]]]) -> Metric:
+    def _fill(
+        self, family: Metric, samples: Callable[[MetricsSource], Iterable[tuple[list[str], float]]]
+    ) -> Metric:
         if self._source is not None:
             for labels, value in samples(self._source):
                 family.add_metric(labels, value)
@@ -144,7 +151,8 @@ class _Families:
         )
         yield self._fill(
             CounterMetricFamily(
-                "gateway_market_pushes_sent", "Market-data frames handed to strategy sessions (one per subscriber)."
+                "gateway_market_pushes_sent",
+                "Market-data frames handed to strategy sessions (one per subscriber).",
             ),
             lambda g: [([], g.market.pushes_out)],
         )
@@ -209,14 +217,15 @@ class _Families:
         )
         yield self._fill(
             GaugeMetricFamily(
-                "gateway_strategy_connections_authenticated", "Open strategy connections that have authenticated."
+                "gateway_strategy_connections_authenticated",
+                "Open strategy connections that have authenticated.",
             ),
             lambda g: [([], sum(1 for s in g.api.sessions() if s.strategy is not None))],
         )
         yield self._fill(
             CounterMetricFamily(
                 "gateway_strategy_frames_dropped",
-                "Market-data frames conflated away on slow strategy connections (a newer frame replaced them).",
+                "Market-data frames conflated away on slow strategy connections (replaced by a newer frame).",
             ),
             lambda g: [([], g.api.dropped_frames())],
         )
@@ -226,7 +235,9 @@ class _Families:
     def _loops(self) -> Iterator[Metric]:
         yield self._fill(
             CounterMetricFamily(
-                "gateway_loop_restarts", "Restarts of a supervised background loop after a crash.", labels=["loop"]
+                "gateway_loop_restarts",
+                "Restarts of a supervised background loop after a crash.",
+                labels=["loop"],
             ),
             lambda g: [([name], count) for name, count in list(g.supervisor.restarts.items())],
         )
@@ -237,7 +248,9 @@ class _Families:
                 yield [name], 1.0 if name in live else 0.0
 
         yield self._fill(
-            GaugeMetricFamily("gateway_loop_running", "1 while a supervised loop is running.", labels=["loop"]),
+            GaugeMetricFamily(
+                "gateway_loop_running", "1 while a supervised loop is running.", labels=["loop"]
+            ),
             running,
         )
 
@@ -248,12 +261,16 @@ class _Families:
 
         yield self._fill(
             GaugeMetricFamily(
-                "gateway_loop_healthy", "0 when a loop keeps crashing (it makes /ready fail).", labels=["loop"]
+                "gateway_loop_healthy",
+                "0 when a loop keeps crashing (it makes /ready fail).",
+                labels=["loop"],
             ),
             healthy,
         )
         yield self._fill(
-            GaugeMetricFamily("gateway_ready", "1 when /ready answers 200: venues open, caches warm, loops healthy."),
+            GaugeMetricFamily(
+                "gateway_ready", "1 when /ready answers 200: venues open, caches warm, loops healthy."
+            ),
             lambda g: [([], 0.0 if g.readiness_problems() else 1.0)],
         )
 
@@ -262,7 +279,9 @@ class _Families:
     def _venues(self) -> Iterator[Metric]:
         yield self._fill(
             GaugeMetricFamily("gateway_venue_up", "1 when the venue session is open.", labels=["venue"]),
-            lambda g: [([name], 1.0 if a.state is ConnectionState.OPEN else 0.0) for name, a in g.venues.items()],
+            lambda g: [
+                ([name], 1.0 if a.state is ConnectionState.OPEN else 0.0) for name, a in g.venues.items()
+            ],
         )
 
         def states(g: MetricsSource) -> Iterator[tuple[list[str], float]]:

@@ -20,6 +20,7 @@ api:
   strategies:
     - {{name: alpha, api_key: {SECRET_KEY}, permissions: [read, trade], accounts: [sim]}}
 http: {{port: 0}}
+persistence: {{data_dir: DATA_DIR}}
 shutdown_timeout_s: 5
 """
 
@@ -34,8 +35,8 @@ async def request(ws, id_: int, method: str, params: dict | None = None) -> dict
             return message
 
 
-async def test_daemon_serves_a_strategy_and_stops_cleanly_on_sigterm(daemon_factory) -> None:
-    daemon = daemon_factory(CONFIG)
+async def test_daemon_serves_a_strategy_and_stops_cleanly_on_sigterm(daemon_factory, tmp_path) -> None:
+    daemon = daemon_factory(CONFIG.replace("DATA_DIR", str(tmp_path / "data")))
     await daemon.start()
     took = await wait_ready(daemon.http_port, timeout=5.0)
     assert took < 5.0

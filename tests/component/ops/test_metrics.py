@@ -16,12 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from gateway.api.config import ApiSettings, HttpSettings, Permission, StrategySettings
-from gateway.api.http_server import OpsServer
 from gateway.app import Gateway
 from gateway.config import PersistenceSettings, Settings
 from gateway.core.enums import ConnectionState
 from gateway.market.cache import MarketCache
-from gateway.metrics import GatewayCollector, Metrics, metrics_route
+from gateway.metrics import GatewayCollector, Metrics
 from gateway.venues.sim.config import SimSettings
 
 KEY = "metrics-test-key-0001"
@@ -48,19 +47,6 @@ EXPECTED_FAMILIES = {
 Samples = dict[str, list[tuple[dict[str, str], float]]]  # family name -> [(labels, value)]
 
 
-def with_metrics(gateway: Gateway) -> Metrics:
-    """Wire /metrics the way app.py is asked to: one Metrics per gateway, served by the ops server."""
-    metrics = Metrics()
-    metrics.register(GatewayCollector(gateway))
-    gateway.ops = OpsServer(
-        gateway.settings.http,
-        ready=gateway.readiness_problems,
-        status=gateway.status,
-        extra_routes=[metrics_route(metrics)],
-    )
-    return metrics
-
-
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     settings = Settings(
@@ -69,7 +55,10 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
             port=0,
             strategies=[
                 StrategySettings(
-                    name="alpha", api_key=KEY, permissions=frozenset({Permission.READ}), accounts=frozenset({"sim"})
+                    name="alpha",
+                    api_key=KEY,
+                    permissions=frozenset({Permission.READ}),
+                    accounts=frozenset({"sim"}),
                 )
             ],
         ),
@@ -77,7 +66,6 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         persistence=PersistenceSettings(data_dir=str(tmp_path)),
     )
     gateway = Gateway(settings)
-    with_metrics(gateway)
     async with gateway:
         yield gateway
 
@@ -140,7 +128,9 @@ async def test_metrics_count_strategy_connections_and_pushes(gateway: Gateway) -
     async with connect(f"ws://127.0.0.1:{gateway.api.port}/ws") as ws:
         await ws.send(orjson.dumps({"id": 1, "method": "auth", "params": {"api_key": KEY}}).decode())
         await ws.send(
-            orjson.dumps({"id": 2, "method": "subscribe", "params": {"streams": ["sim:BTC/USDT@trade"]}}).decode()
+            orjson.dumps(
+                {"id": 2, "method": "subscribe", "params": {"streams": ["sim:BTC/USDT@trade"]}}
+            ).decode()
         )
         pushes = 0
         async with asyncio.timeout(DEADLINE_S):
@@ -191,12 +181,19 @@ def test_collector_reads_component_counters_at_scrape_time() -> None:
 
     def parsed() -> Samples:
         text = metrics.render()[0].decode()
-        return {f.name: [(dict(s.labels), s.value) for s in f.samples] for f in text_string_to_metric_families(text)}
+        return {
+            f.name: [(dict(s.labels), s.value) for s in f.samples]
+            for f in text_string_to_metric_families(text)
+        }
 
     families = parsed()
     assert value(families, "gateway_market_messages_received") == 10
-    assert value(families, "gateway_market_cache_age_seconds", venue="sim", symbol="BTC/USDT", kind="bbo") == 0.5
-    assert value(families, "gateway_market_cache_stale", venue="sim", symbol="ETH/USDT") == 1.0  # never received
+    assert (
+        value(families, "gateway_market_cache_age_seconds", venue="sim", symbol="BTC/USDT", kind="bbo") == 0.5
+    )
+    assert (
+        value(families, "gateway_market_cache_stale", venue="sim", symbol="ETH/USDT") == 1.0
+    )  # never received
     assert value(families, "gateway_venue_up", venue="sim") == 0.0
     assert value(families, "gateway_venue_state", venue="sim", state="reconnecting") == 1.0
     assert value(families, "gateway_loop_restarts", loop="market.fallback_poller") == 2
@@ -221,13 +218,19 @@ def _fake_source() -> SimpleNamespace:
     from gateway.core.events import Bbo
 
     market = _FakeMarket()
-    market.cache.apply(Bbo("sim", "BTC/USDT", Decimal(1), Decimal(1), Decimal(2), Decimal(1), 9_500, 9_500), 9_500)
-    adapter = SimpleNamespace(state=ConnectionState.RECONNECTING, instruments={"BTC/USDT": None, "ETH/USDT": None})
+    market.cache.apply(
+        Bbo("sim", "BTC/USDT", Decimal(1), Decimal(1), Decimal(2), Decimal(1), 9_500, 9_500), 9_500
+    )
+    adapter = SimpleNamespace(
+        state=ConnectionState.RECONNECTING, instruments={"BTC/USDT": None, "ETH/USDT": None}
+    )
     return SimpleNamespace(
         clock=SimpleNamespace(now_ms=lambda: 10_000),
         market=market,
-        api=SimpleNamespace(session_count=lambda: 0, sessions=lambda: [], dropped_frames=lambda: 7),
-        supervisor=SimpleNamespace(restarts={"market.fallback_poller": 2}, names=lambda: ["market.fallback_poller"]),
+        api=SimpleNamespace(session_count=lambda: 0, sessions=list, dropped_frames=lambda: 7),
+        supervisor=SimpleNamespace(
+            restarts={"market.fallback_poller": 2}, names=lambda: ["market.fallback_poller"]
+        ),
         health=SimpleNamespace(problems={"market.fallback_poller": "crashed 3 times in 60s"}),
         venues={"sim": adapter},
         readiness_problems=lambda: ["venue sim is reconnecting"],
