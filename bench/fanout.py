@@ -4,7 +4,8 @@ The server (the gateway, or the baseline relay) runs in a child process; the K c
 Ticks are trades injected at `--rate` per second into the gateway's venue sink (the path every venue
 session uses: market service -> cache -> bus -> per-session queue -> socket). Each carries its emission
 time in ns in its `id`, so a client computes tick-to-client latency on arrival. The baseline relay
-sends frames of the same shape with `websockets.broadcast`, without parsing, bus or sessions.
+sends frames of the same shape with `websockets.broadcast`, without parsing, bus or sessions. The
+clients use `bench/rawws.py`, a minimal receiver, so that on 2 cores they do not set the latency.
 
     python -m bench.fanout --rate 5000 --clients 10 --seconds 5
 """
@@ -16,6 +17,7 @@ import asyncio
 import multiprocessing as mp
 import statistics
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from typing import Any
@@ -48,13 +50,16 @@ def _serve_gateway(ready: Any, go: Any, rate: int, seconds: float) -> None:
     from gateway.config import Settings
     from gateway.core.enums import Side
     from gateway.core.events import Trade
+    from gateway.logconfig import configure_logging
     from gateway.venues.sim.config import SimSettings
 
+    configure_logging("warning", "json", stream=sys.stderr)  # stdout carries the result only
     settings = Settings(
         venues={"sim": SimSettings(message_rate=1)},
         api=ApiSettings(port=0, rate_limit_per_s=1000, strategies=[
             StrategySettings(name="bench", api_key=BENCH_KEY, accounts=frozenset({"sim"}))]),
         http=HttpSettings(port=0),
+        persistence={"data_dir": tempfile.mkdtemp(prefix="bench-fanout-")},
     )
     price, qty = Decimal("65000.10"), Decimal("0.01000")
 
@@ -97,7 +102,7 @@ def _serve_relay(ready: Any, go: Any, rate: int, seconds: float) -> None:
                 now = time.time_ns()
                 data = {"venue": "sim", "symbol": "BTC/USDT", "id": str(now), "price": "65000.10",
                         "qty": "0.01000", "side": "buy", "ts": now // 1_000_000, "recv_ts": now // 1_000_000}
-                broadcast(clients, orjson.dumps({"stream": STREAM, "data": data}))
+                broadcast(clients, orjson.dumps({"stream": STREAM, "data": data}), text=True)
 
             await _inject(emit, rate, seconds)
             await asyncio.sleep(1.0)
@@ -106,44 +111,48 @@ def _serve_relay(ready: Any, go: Any, rate: int, seconds: float) -> None:
 
 
 async def _clients(port: int, n: int, expected: int, gateway: bool, go: Any, seconds: float) -> dict[str, Any]:
-    from websockets.asyncio.client import connect
+    from bench.rawws import RawClient
 
     latencies: list[int] = []
     counts = [0] * n
     first: list[float] = []
     last: list[float] = [0.0]
+    done = [asyncio.Event() for _ in range(n)]
+    replies: list[asyncio.Queue[bytes]] = [asyncio.Queue() for _ in range(n)]
+    marker = b'"id":"'
 
-    async def one(index: int, ws: Any) -> None:
-        async for raw in ws:
-            message = orjson.loads(raw)
-            if "stream" not in message:
-                continue
-            now = time.time_ns()
-            latencies.append(now - int(message["data"]["id"]))
-            if not first:
-                first.append(time.perf_counter())
-            last[0] = time.perf_counter()
-            counts[index] += 1
-            if counts[index] >= expected:
+    def on_frame_for(index: int) -> Any:
+        def on_frame(payload: bytes) -> None:
+            if not payload.startswith(b'{"stream"'):
+                replies[index].put_nowait(payload)
                 return
+            now = time.time_ns()
+            at = payload.find(marker) + len(marker)
+            stamp = payload[at : payload.find(b'"', at)]
+            if len(stamp) >= 19:  # injected ticks carry their emission time in ns; skip the sim's own trades
+                latencies.append(now - int(stamp))
+                if not first:
+                    first.append(time.perf_counter())
+                last[0] = time.perf_counter()
+                counts[index] += 1
+                if counts[index] >= expected:
+                    done[index].set()
 
-    sockets = []
-    for _ in range(n):
-        ws = await connect(f"ws://127.0.0.1:{port}/ws", compression=None, max_queue=None)
+        return on_frame
+
+    clients = []
+    for index in range(n):
+        client = await RawClient.connect("127.0.0.1", port, "/ws", on_frame_for(index))
         if gateway:
-            await ws.send(orjson.dumps({"id": 1, "method": "auth", "params": {"api_key": BENCH_KEY}}).decode())
-            await ws.recv()
-            await ws.send(orjson.dumps({"id": 2, "method": "subscribe", "params": {"streams": [STREAM]}}).decode())
-            while "id" not in orjson.loads(await ws.recv()):
-                pass
-        sockets.append(ws)
+            client.send_text(orjson.dumps({"id": 1, "method": "auth", "params": {"api_key": BENCH_KEY}}))
+            await asyncio.wait_for(replies[index].get(), 10)
+            client.send_text(orjson.dumps({"id": 2, "method": "subscribe", "params": {"streams": [STREAM]}}))
+            await asyncio.wait_for(replies[index].get(), 10)
+        clients.append(client)
     go.set()
-    tasks = [asyncio.create_task(one(i, ws)) for i, ws in enumerate(sockets)]
-    await asyncio.wait(tasks, timeout=seconds + 10)
-    for task in tasks:
-        task.cancel()
-    for ws in sockets:
-        await ws.close()
+    await asyncio.wait([asyncio.create_task(event.wait()) for event in done], timeout=seconds + 10)
+    for client in clients:
+        client.close()
     elapsed = (last[0] - first[0]) if first else float("nan")
     delivered = sum(counts)
     latencies.sort()
