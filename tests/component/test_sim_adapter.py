@@ -306,7 +306,7 @@ async def test_reject_all_refuses_every_placement(adapter: SimAdapter) -> None:
 
 async def test_reset_rebuilds_balances_and_orders(adapter: SimAdapter, sink: RecordingSink) -> None:
     await adapter.place_order(market(Side.BUY, "0.01", "z1"))
-    adapter.reset()
+    await adapter.reset()
     assert await adapter.orders_since(0) == []
     balances = {b.asset: b.free for b in await adapter.balances()}
     assert balances["BTC"] == D(1) and balances["USDT"] == D(100_000)

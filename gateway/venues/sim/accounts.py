@@ -107,6 +107,37 @@ class Ledger:
             self.deposit(name, asset, Decimal(amount))
         return account
 
+    def restore_account(
+        self,
+        name: str,
+        balances: dict[str, AssetBalance],
+        positions: dict[str, PerpPosition],
+        leverage: dict[str, int],
+        margin_type: dict[str, MarginType],
+    ) -> None:
+        """Give non-house account `name` (created if needed) copies of saved balances, positions and settings.
+
+        Replaces what the account held.
+        """
+        account = self.open_account(name)
+        if account.house:
+            raise ValueError(f"account {name!r} is a house account")
+        account.balances = {asset: AssetBalance(b.free, b.locked) for asset, b in balances.items()}
+        account.positions = {}
+        for symbol, saved in positions.items():
+            pos = account.positions[symbol] = PerpPosition(
+                symbol=symbol, qty=saved.qty, entry_price=saved.entry_price,
+                mark_price=saved.mark_price, margin=saved.margin,
+                realized_pnl=saved.realized_pnl, funding=saved.funding,
+            )
+            holders = self._holders.setdefault(symbol, {})
+            if pos.qty:
+                holders[name] = None
+            else:
+                holders.pop(name, None)
+        account.leverage = dict(leverage)
+        account.margin_type = dict(margin_type)
+
     def deposit(self, name: str, asset: str, amount: Decimal) -> None:
         """Credit (or, negative, debit) `amount` of `asset` to the free balance of `name`."""
         self._bal(self.accounts[name], asset).free += amount

@@ -5,6 +5,12 @@ what happens to the bound `VenueSink`: market events, and the adapter account's 
 balances and positions (like a real venue's user stream; the order manager dedups them against the
 request answers). Request methods wait ``latency_ms`` first, then call the engine synchronously.
 
+With ``state_path`` set, the exchange keeps its customers' state in its own store (`store.SimStore`)
+and restores it when entered again, even after a ``kill -9``. Durability: a request's changes are
+committed before it answers; the market loop's changes (fills of resting orders, triggers, funding)
+are committed once per loop iteration, before they are pushed; every push waits for the commit of
+what it reports, and pushes keep the order of the changes. Without a store, pushes happen at once.
+
 Fault injection for tests lives on `SimAdapter.faults` (see `SimFaults`).
 """
 
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Self
 
@@ -27,7 +33,7 @@ from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, OrderRequest, VenueSink
 from gateway.venues.sim.config import SimSettings
 from gateway.venues.sim.convert import to_balance, to_fill, to_order_update, to_position
-from gateway.venues.sim.market import SyntheticMarket, build_engine, build_instruments
+from gateway.venues.sim.market import StepResult, SyntheticMarket, build_engine, build_instruments
 from gateway.venues.sim.matching import (
     BalanceEvent,
     EngineEvent,
@@ -37,6 +43,8 @@ from gateway.venues.sim.matching import (
     OrderRefused,
     PositionEvent,
 )
+from gateway.venues.sim.snapshot import EngineCounters, EngineState
+from gateway.venues.sim.store import SimStore, StoreFailed
 
 __all__ = ["SimAdapter", "SimFaults"]
 
@@ -91,6 +99,7 @@ class SimAdapter:
         self._engine: MatchingEngine | None = None
         self._market: SyntheticMarket | None = None
         self._task: asyncio.Task[None] | None = None
+        self._store: SimStore | None = None
         self._hidden: dict[str, None] = {}  # order ids whose pushes are suppressed (dropped acks)
         self._revealed: dict[str, None] = {}  # order ids the gateway has queried
         self._failures = 0
@@ -120,7 +129,23 @@ class SimAdapter:
 
     async def __aenter__(self) -> Self:
         self._state = ConnectionState.CONNECTING
-        self._build()
+        path = self._settings.state_path
+        if path is None:
+            self._build(None, None)
+        else:
+            store = await SimStore.open(path)
+            try:
+                saved = await store.load()
+                self._build(saved, None)
+                if saved is None or all(a.name != self.name for a in saved.accounts):
+                    await store.replace(self.engine.export_state())  # the first snapshot
+                else:  # the pre-warm moved the counters
+                    await store.submit(self.engine.take_changes())
+            except BaseException:
+                await store.close()
+                raise
+            self._store = store
+            self._log.info("sim.restored" if saved else "sim.store_created", path=path)
         self._state = ConnectionState.OPEN
         self._sink.on_connection(self.name, ConnectionState.OPEN)
         self._task = asyncio.create_task(self._run(), name=f"sim-market:{self.name}")
@@ -132,21 +157,51 @@ class SimAdapter:
         if task is not None:
             task.cancel()
             await asyncio.wait({task})  # unlike `await task`, never swallows a cancellation of our caller
+        store, self._store = self._store, None
+        if store is not None:
+            await store.close()  # commits what is queued
         self._state = ConnectionState.CLOSED
         self._sink.on_connection(self.name, ConnectionState.CLOSED)
         self._log.info("sim.stopped")
 
-    def reset(self) -> None:
-        """Rebuild the exchange from the settings: fresh books, balances and market; push the balances."""
-        self._build()
+    async def reset(self) -> None:
+        """Rebuild the exchange from the settings: fresh books, balances and market; push the balances.
+
+        Wipes the store too. Ids keep counting up (an id never names two orders). Open orders are
+        dropped without updates, as an exchange reset does.
+
+        Raises:
+            VenueUnavailable: the store could not be written.
+        """
+        counters = self._engine.export_counters() if self._engine is not None else None
+        self._build(None, counters)
         now = self._clock.now_ms()
-        self._push_user(self.engine.balances(self.name, now) + self.engine.positions(self.name, now))
+        balances = self._user_updates(self.engine.balances(self.name, now) + self.engine.positions(self.name, now))
+        if self._store is None:
+            self._deliver(balances, [])
+        else:
+            with self._store_errors():
+                await self._store.replace(self.engine.export_state(), lambda: self._deliver(balances, []))
         self._log.info("sim.reset")
 
-    def _build(self) -> None:
-        self._engine = build_engine(self.name, self._settings)
-        self._market = SyntheticMarket(self.name, self._settings, self._engine)
-        self._market.prewarm(self._clock.now_ms(), self._prewarm_steps)
+    def _build(self, saved: EngineState | None, counters: EngineCounters | None) -> None:
+        # A fresh exchange, or the `saved` one: the market is pre-warmed from the last prices before the
+        # saved accounts return, so the pre-warm's back-dated trading never touches their orders.
+        # `counters` (a reset) carries the ids over.
+        engine = build_engine(self.name, self._settings)
+        if saved is not None:
+            engine.restore_counters(saved.counters)
+        elif counters is not None:
+            engine.restore_counters(replace(counters, last_prices={}, mark_prices={}))
+        starts = saved.counters.last_prices if saved is not None else None
+        market = SyntheticMarket(self.name, self._settings, engine, start_prices=starts)
+        market.prewarm(self._clock.now_ms(), self._prewarm_steps)
+        if saved is not None:
+            for account in saved.accounts:
+                engine.restore_account(account)
+        if self._settings.state_path is not None:
+            engine.track_changes()
+        self._engine, self._market = engine, market
         self._hidden.clear()
         self._revealed.clear()
 
@@ -160,28 +215,54 @@ class SimAdapter:
             if due > max_batch:  # fell behind (a stall): skip the backlog instead of bursting
                 done += due - max_batch
                 due = max_batch
+            store = self._store
+            outbox: list[tuple[list[object], list[MarketEvent]]] | None = [] if store is not None else None
             for _ in range(due):
                 for symbol in self._instruments:
-                    self._step(symbol)
+                    self._step(symbol, outbox)
             done += due
+            if store is not None and due:
+                # one commit per iteration; its pushes go out once it is durable
+                try:
+                    await store.submit(self.engine.take_changes(), lambda: self._deliver_all(outbox or []))
+                except StoreFailed:
+                    self._note_failure("sim.store_failed", None)
             wait = start + (done + 1) / rate - loop.time()
             await asyncio.sleep(max(_MIN_SLEEP_S, wait))
 
-    def _step(self, symbol: str) -> None:
+    def _step(self, symbol: str, outbox: list[tuple[list[object], list[MarketEvent]]] | None) -> None:
+        # Step `symbol`; push what it emitted, or (a store) leave it in `outbox` for after the commit.
         try:
             market = self._market
             assert market is not None
-            result = market.step(symbol, self._clock.now_ms())
-            on_market = self._sink.on_market
-            for event in result.market_events:
-                on_market(event)
-            self._push_user(result.engine_events)
+            result: StepResult = market.step(symbol, self._clock.now_ms())
+            user = self._user_updates(result.engine_events)
+            if outbox is None:
+                on_market = self._sink.on_market
+                for event in result.market_events:
+                    on_market(event)
+                on_user = self._sink.on_user
+                for update in user:
+                    on_user(update)
+            else:
+                outbox.append((user, result.market_events))
         except Exception:
-            self._failures += 1
-            now = asyncio.get_running_loop().time()
-            if now - self._last_failure_log >= 1.0:  # a persistent fault must not flood the log
-                self._last_failure_log = now
-                self._log.exception("sim.step_failed", symbol=symbol, failures=self._failures)
+            self._note_failure("sim.step_failed", symbol)
+
+    def _note_failure(self, event: str, symbol: str | None) -> None:
+        self._failures += 1
+        now = asyncio.get_running_loop().time()
+        if now - self._last_failure_log >= 1.0:  # a persistent fault must not flood the log
+            self._last_failure_log = now
+            self._log.exception(event, symbol=symbol, failures=self._failures)
+
+    def _deliver_all(self, outbox: list[tuple[list[object], list[MarketEvent]]]) -> None:
+        on_market, on_user = self._sink.on_market, self._sink.on_user
+        for user, market_events in outbox:  # as `_step` pushes: market events first
+            for event in market_events:
+                on_market(event)
+            for update in user:
+                on_user(update)
 
     # --- market data --------------------------------------------------------------------------------
 
@@ -233,11 +314,12 @@ class SimAdapter:
         if dropped:
             self.faults.drop_acks -= 1
             self._hidden[order_id] = None
-        self._publish(events, now)
+        answer = self._answer(order_id)
+        await self._publish(events, now)
         if dropped:
             raise VenueTimeout("sim dropped the answer to a placement", venue=self.name,
                                venue_message="fault injected: drop_acks")
-        return self._answer(order_id)
+        return answer
 
     async def cancel_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -247,17 +329,19 @@ class SimAdapter:
         now = self._clock.now_ms()
         with _refusals(self.name):
             events = self.engine.cancel(self.name, now, order_id=order.order_id)
-        self._publish(events, now)
-        return self._answer(order.order_id)
+        answer = self._answer(order.order_id)
+        await self._publish(events, now)
+        return answer
 
     async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
         await self._enter_request(symbol)
         now = self._clock.now_ms()
         events = self.engine.cancel_all(self.name, now, symbol)
-        self._publish(events, now)
         recv_ts = self._clock.now_ms()
-        return [self._to_update(e, recv_ts) for e in events
-                if type(e) is OrderEvent and e.account == self.name and e.status is OrderStatus.CANCELED]
+        answer = [self._to_update(e, recv_ts) for e in events
+                  if type(e) is OrderEvent and e.account == self.name and e.status is OrderStatus.CANCELED]
+        await self._publish(events, now)
+        return answer
 
     async def amend_order(
         self,
@@ -272,8 +356,9 @@ class SimAdapter:
         now = self._clock.now_ms()
         with _refusals(self.name):
             events = self.engine.amend(self.name, now, order_id=order.order_id, qty=qty, price=price)
-        self._publish(events, now)
-        return self._answer(order.order_id)
+        answer = self._answer(order.order_id)
+        await self._publish(events, now)
+        return answer
 
     async def get_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -317,7 +402,7 @@ class SimAdapter:
         now = self._clock.now_ms()
         with _refusals(self.name):
             events = self.engine.set_leverage(self.name, symbol, leverage, now)
-        self._publish(events, now)
+        await self._publish(events, now)
         return {"symbol": symbol, "leverage": leverage}
 
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
@@ -325,7 +410,7 @@ class SimAdapter:
         now = self._clock.now_ms()
         with _refusals(self.name):
             events = self.engine.set_margin_type(self.name, symbol, margin_type, now)
-        self._publish(events, now)
+        await self._publish(events, now)
         return {"symbol": symbol, "margin_type": str(margin_type)}
 
     # --- internals ----------------------------------------------------------------------------------
@@ -351,34 +436,63 @@ class SimAdapter:
         assert order is not None
         return self._to_update(order, self._clock.now_ms())
 
-    def _publish(self, events: list[EngineEvent], now_ms: int) -> None:
+    async def _publish(self, events: list[EngineEvent], now_ms: int) -> None:
         # Push what a request caused: the account's reports, and the tape / book / candles it moved.
+        # Both are prepared now (they describe this moment); with a store, they are pushed once the
+        # request's changes are committed, and this returns only then.
         try:
-            self._push_user(events)
-            market = self._require_market()
+            user = self._user_updates(events)
+            market_events = self._require_market().observe(events, now_ms)
+        except Exception:
+            self._log.exception("sim.publish_failed")
+            user, market_events = [], []
+        store = self._store
+        if store is None:
+            self._deliver(user, market_events)
+            return
+        with self._store_errors():
+            await store.submit(self.engine.take_changes(), lambda: self._deliver(user, market_events))
+
+    def _deliver(self, user: list[object], market_events: list[MarketEvent]) -> None:
+        try:
+            on_user = self._sink.on_user
+            for update in user:
+                on_user(update)
             on_market = self._sink.on_market
-            for event in market.observe(events, now_ms):
+            for event in market_events:
                 on_market(event)
         except Exception:
             self._log.exception("sim.publish_failed")
 
-    def _push_user(self, events: list[EngineEvent]) -> None:
-        name, hidden, on_user = self.name, self._hidden, self._sink.on_user
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        # A failed commit leaves the outcome unknown to the caller: the venue is unavailable.
+        try:
+            yield
+        except StoreFailed as exc:
+            raise VenueUnavailable("the sim exchange could not save its state", venue=self.name,
+                                   venue_message=str(exc)) from exc
+
+    def _user_updates(self, events: list[EngineEvent]) -> list[object]:
+        # The account's user-stream events among `events`, converted (hidden orders left out).
+        name, hidden = self.name, self._hidden
         recv_ts = self._clock.now_ms()
+        found: list[object] = []
         for event in events:
             kind = type(event)
             if kind is OrderEvent or kind is FillEvent:
                 if event.account != name or event.order_id in hidden:  # type: ignore[union-attr]
                     continue
                 if kind is OrderEvent:
-                    on_user(self._to_update(event, recv_ts))  # type: ignore[arg-type]
+                    found.append(self._to_update(event, recv_ts))  # type: ignore[arg-type]
                 else:
-                    on_user(self._to_fill(event, recv_ts))  # type: ignore[arg-type]
+                    found.append(self._to_fill(event, recv_ts))  # type: ignore[arg-type]
             elif kind is BalanceEvent:
                 if event.account == name:  # type: ignore[union-attr]
-                    on_user(to_balance(event, name))  # type: ignore[arg-type]
+                    found.append(to_balance(event, name))  # type: ignore[arg-type]
             elif kind is PositionEvent and event.account == name:  # type: ignore[union-attr]
-                on_user(to_position(event, name))  # type: ignore[arg-type]
+                found.append(to_position(event, name))  # type: ignore[arg-type]
+        return found
 
     def _visible_id(self, order_id: str) -> str | None:
         if self.faults.withhold_order_ids and order_id not in self._revealed:

@@ -86,6 +86,14 @@ class BookSide:
         if order.reduce_only:
             level.reduce_only_count += 1
 
+    def insert(self, order: SimOrder, token: int) -> None:
+        """Queue `order` in its level at the place of queue token `token` (a restore: behind older tokens only)."""
+        self.add(order, token)
+        orders = self.levels[order.price].orders  # type: ignore[index]
+        entry = orders.pop()
+        # tokens only grow, so a level's queue is sorted by token and the place is found by bisection
+        orders.insert(bisect_left(orders, token, key=lambda e: e[0]), entry)
+
     def remove(self, order: SimOrder) -> None:
         """Take a resting order out of the book (lazily: its queue entry becomes stale)."""
         level = self.levels[order.price]  # type: ignore[index]

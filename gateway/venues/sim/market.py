@@ -72,11 +72,12 @@ class StepResult:
 class _Feed:
     """The synthetic state of one symbol."""
 
-    def __init__(self, venue: str, spec: SimSymbolSettings, instrument: Instrument, seed: int, levels: int):
+    def __init__(self, venue: str, spec: SimSymbolSettings, instrument: Instrument, seed: int, levels: int,
+                 start_price: Decimal):
         self.instrument = instrument
         self.rng = random.Random(f"{seed}:{spec.symbol}")
         self.volatility = spec.volatility
-        self.start = float(spec.start_price)
+        self.start = float(start_price)
         self.mid = self.start
         self.tick = instrument.tick_size
         self.tick_f = float(instrument.tick_size)
@@ -106,14 +107,25 @@ class _Feed:
 
 
 class SyntheticMarket:
-    """Drives every symbol of an engine with house liquidity and turns engine output into market events."""
+    """Drives every symbol of an engine with house liquidity and turns engine output into market events.
 
-    def __init__(self, venue: str, settings: SimSettings, engine: MatchingEngine):
+    Args:
+        venue: the venue name market events carry.
+        settings: the symbols, seed and depth.
+        engine: the engine to trade on (its house account is opened here).
+        start_prices: where each symbol's random walk starts and reverts to, instead of the configured
+            ``start_price`` (a restart continues from the last traded price).
+    """
+
+    def __init__(self, venue: str, settings: SimSettings, engine: MatchingEngine,
+                 start_prices: dict[str, Decimal] | None = None):
         self.venue = venue
         self.engine = engine
         engine.open_account(HOUSE, house=True)
+        starts = start_prices or {}
         self.feeds = {
-            spec.symbol: _Feed(venue, spec, engine.instruments[spec.symbol], settings.seed, settings.depth_levels)
+            spec.symbol: _Feed(venue, spec, engine.instruments[spec.symbol], settings.seed, settings.depth_levels,
+                               starts.get(spec.symbol, spec.start_price))
             for spec in settings.symbols
         }
 

@@ -25,6 +25,8 @@ Order rules:
   (``duplicate_client_order_id``). Self-trades are allowed.
 - House accounts (see `accounts`) emit no private events unless `house_events` is set, and their
   orders are forgotten once they end.
+
+State export, change tracking and restore (for a durable store) come from `snapshot.EngineSnapshots`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from bisect import bisect_left
 from decimal import Decimal
 
 from gateway.core.enums import MarginType, MarketType, OrderType, Side, TimeInForce
-from gateway.venues.sim.execution import EngineCore
 from gateway.venues.sim.records import (
     BalanceEvent,
     BookEvent,
@@ -45,6 +46,7 @@ from gateway.venues.sim.records import (
     SimOrder,
     TradeEvent,
 )
+from gateway.venues.sim.snapshot import EngineSnapshots
 
 __all__ = [
     "BalanceEvent",
@@ -59,7 +61,7 @@ __all__ = [
 ]
 
 
-class MatchingEngine(EngineCore):
+class MatchingEngine(EngineSnapshots):
     """Books, conditional orders and accounts of one sim exchange.
 
     Args:
