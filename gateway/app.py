@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 
 from gateway.api.http_server import OpsServer
 from gateway.api.methods import market_methods
@@ -108,7 +109,7 @@ class Gateway:
             settings.http,
             ready=self.readiness_problems,
             status=self.status,
-            extra_routes=[metrics_route(self.metrics)],
+            extra_routes=[metrics_route(self.metrics), web.post("/admin/venues/{venue}/reset", self._reset_venue)],
         )
         self._stack = contextlib.AsyncExitStack()
         self._started_at = time.monotonic()
@@ -169,6 +170,18 @@ class Gateway:
         for task in list(self._reconciles):
             task.cancel()
         await asyncio.gather(*self._reconciles, return_exceptions=True)
+
+    async def _reset_venue(self, request: web.Request) -> web.Response:
+        """Ops: reset a simulated venue's exchange state (POST /admin/venues/{venue}/reset)."""
+        name = request.match_info["venue"]
+        adapter = self.venues.get(name)
+        reset = getattr(adapter, "reset", None)
+        if adapter is None or reset is None:
+            return web.json_response({"error": f"{name!r} is not a venue that can be reset"}, status=404)
+        log.warning("venue.reset", venue=name)
+        await reset()
+        reconciled = await self.orders.reconcile(name) if self.orders is not None else False
+        return web.json_response({"venue": name, "reset": True, "reconciled": reconciled})
 
     # --- ops views ------------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class ApiSettings(BaseModel):
     max_pending_user_frames: int = Field(16384, ge=64, description="unsendable order events before close 1013")
     rate_limit_per_s: float = Field(200.0, gt=0, description="requests per second per connection (burst = 5x)")
     max_subscriptions: int = Field(1000, ge=1)
+    max_inflight: int = Field(256, ge=1, description="requests of one connection running at once (pipelining)")
     close_timeout_s: float = Field(2.0, gt=0)
     strategies: list[StrategySettings] = Field(default_factory=list)
 

@@ -38,6 +38,7 @@ from gateway.api.protocol import (
     parse_params,
 )
 from gateway.api.session import KeyRing, Principal, Session
+from gateway.core.admission import admit
 from gateway.core.bus import StreamBus, StreamKey
 from gateway.core.clock import Clock
 from gateway.core.enums import MarketType
@@ -164,6 +165,7 @@ class Method:
     handler: Handler
     permission: Permission | None = Permission.READ  # None: no permission needed
     needs_auth: bool = True
+    ordered: bool = False  # True: the handler admits itself once its command is queued (core.admission)
 
 
 class MethodTable:
@@ -180,11 +182,17 @@ class MethodTable:
         *,
         permission: Permission | None = Permission.READ,
         needs_auth: bool = True,
+        ordered: bool = False,
     ) -> None:
-        """Add a method. Raises ValueError when the name is taken."""
+        """Add a method. Raises ValueError when the name is taken.
+
+        An `ordered` method's handler must call `gateway.core.admission.admit()` once its command is
+        queued at its single writer; until then (or until it finishes) the connection's next request
+        waits. Other methods are admitted at once: they may complete in any order.
+        """
         if name in self._methods:
             raise ValueError(f"method {name!r} is already registered")
-        self._methods[name] = Method(name, params, handler, permission, needs_auth)
+        self._methods[name] = Method(name, params, handler, permission, needs_auth, ordered)
 
     def names(self) -> list[str]:
         return list(self._methods)
@@ -201,6 +209,8 @@ class MethodTable:
             GatewayError: whatever the handler raises.
         """
         method = self._methods.get(request.method)
+        if method is None or not method.ordered:
+            admit()
         if method is None:
             raise RequestError(
                 f"unknown method {request.method!r}",

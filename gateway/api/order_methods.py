@@ -183,10 +183,11 @@ async def _venue_call(venue: str, call: Any) -> Any:
 def register_order_methods(table: MethodTable) -> None:
     """Add the order and account methods to `table`."""
     trade, read = Permission.TRADE, Permission.READ
-    table.register("order.place", PlaceParams, _place, permission=trade)
-    table.register("order.cancel", OrderRefParams, _cancel, permission=trade)
-    table.register("order.cancel_all", CancelAllParams, _cancel_all, permission=trade)
-    table.register("order.modify", ModifyParams, _modify, permission=trade)
+    # Commands are `ordered`: pipelined on one connection, they reach the order manager in arrival order.
+    table.register("order.place", PlaceParams, _place, permission=trade, ordered=True)
+    table.register("order.cancel", OrderRefParams, _cancel, permission=trade, ordered=True)
+    table.register("order.cancel_all", CancelAllParams, _cancel_all, permission=trade, ordered=True)
+    table.register("order.modify", ModifyParams, _modify, permission=trade, ordered=True)
     table.register("order.get", OrderRefParams, _get, permission=read)
     table.register("orders.open", ListParams, _open, permission=read)
     table.register("orders.history", ListParams, _history, permission=read)

@@ -19,6 +19,7 @@ one authenticates the session before its first request).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -53,6 +54,7 @@ from gateway.api.session import (
 )
 from gateway.core.bus import StreamBus
 from gateway.core.clock import Clock
+from gateway.core.admission import admission_signal
 from gateway.core.errors import ErrorCode, GatewayError
 from gateway.market.service import MarketService
 from gateway.venues.registry import VenueDirectory
@@ -239,8 +241,12 @@ class StrategyServer:
             )
 
     async def _read(self, connection: ServerConnection, session: Session) -> None:
+        # Requests run concurrently (a strategy may pipeline), at most `max_inflight` at once, and each
+        # is admitted in arrival order before the next one starts (see `gateway.core.admission`).
         monotonic = self.services.clock.monotonic
         allow = session.limiter.allow
+        slots = asyncio.Semaphore(self._settings.max_inflight)
+        running: set[asyncio.Task[None]] = set()
         try:
             while True:
                 message = await connection.recv()
@@ -255,9 +261,23 @@ class StrategyServer:
                     )
                     await _close_for_abuse(connection, CLOSE_POLICY_VIOLATION, "rate limit")
                     return
-                await self._respond(session, message)
+                await slots.acquire()
+                admitted = asyncio.Event()
+                context = contextvars.copy_context()
+                context.run(admission_signal.set, admitted.set)
+                task = asyncio.create_task(self._respond(session, message), context=context)
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda _: slots.release())
+                if not task.done():
+                    admission = asyncio.ensure_future(admitted.wait())
+                    await asyncio.wait((admission, task), return_when=asyncio.FIRST_COMPLETED)
+                    admission.cancel()
         except ConnectionClosed:
             return
+        finally:
+            for task in running:
+                task.cancel()
 
     async def _respond(self, session: Session, text: str) -> None:
         request_id: RequestId = None

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from gateway.core.admission import admit
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState
 from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected, VenueUnavailable
@@ -461,6 +462,7 @@ class OrderService:
     async def _submit(self, msg: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inbox.put_nowait((msg, future))
+        admit()  # queued in arrival order: the caller's transport may start its next request
         return await future
 
     async def _command(self, msg: Any) -> list[Any]:

@@ -319,6 +319,7 @@ class SimAdapter:
         if dropped:
             raise VenueTimeout("sim dropped the answer to a placement", venue=self.name,
                                venue_message="fault injected: drop_acks")
+        await self._answer_latency()
         return answer
 
     async def cancel_order(
@@ -331,6 +332,7 @@ class SimAdapter:
             events = self.engine.cancel(self.name, now, order_id=order.order_id)
         answer = self._answer(order.order_id)
         await self._publish(events, now)
+        await self._answer_latency()
         return answer
 
     async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
@@ -341,6 +343,7 @@ class SimAdapter:
         answer = [self._to_update(e, recv_ts) for e in events
                   if type(e) is OrderEvent and e.account == self.name and e.status is OrderStatus.CANCELED]
         await self._publish(events, now)
+        await self._answer_latency()
         return answer
 
     async def amend_order(
@@ -358,6 +361,7 @@ class SimAdapter:
             events = self.engine.amend(self.name, now, order_id=order.order_id, qty=qty, price=price)
         answer = self._answer(order.order_id)
         await self._publish(events, now)
+        await self._answer_latency()
         return answer
 
     async def get_order(
@@ -423,6 +427,12 @@ class SimAdapter:
             raise VenueUnavailable("the sim exchange is not open", venue=self.name)
         if symbol is not None and symbol not in self._instruments:
             raise VenueRejected(f"unknown symbol {symbol!r}", venue=self.name, venue_code="unknown_symbol")
+
+    async def _answer_latency(self) -> None:
+        # The answer's way back: the venue has acted (and pushed) by now; a crash in this window loses
+        # the answer but not the order, as with a real venue.
+        if self._settings.answer_latency_ms:
+            await asyncio.sleep(self._settings.answer_latency_ms / 1000)
 
     def _find(self, symbol: str, order_id: str | None, client_order_id: str | None) -> OrderEvent:
         order = self.engine.order(self.name, order_id, client_order_id)

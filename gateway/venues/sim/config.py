@@ -62,6 +62,9 @@ class SimSettings(BaseModel):
     taker_fee: Decimal = Field(Decimal("0.0004"), ge=0, lt=1)
     message_rate: float = Field(20.0, gt=0, le=100_000, description="synthetic market steps per second, per symbol")
     latency_ms: float = Field(0.0, ge=0, le=10_000, description="artificial venue latency on every request")
+    answer_latency_ms: float = Field(
+        0.0, ge=0, le=10_000, description="artificial latency of an order command's answer, after the venue acted"
+    )
     depth_levels: PositiveInt = Field(50, le=500, description="levels the synthetic makers keep per side")
     default_leverage: PositiveInt = Field(10, le=125)
     state_path: str | None = Field(None, description="the sim exchange's own store; None keeps it in memory")

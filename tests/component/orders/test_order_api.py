@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import asyncio
+
 import pytest
 
 from gateway.api.config import ApiSettings, Permission, StrategySettings
@@ -155,3 +157,44 @@ async def test_unknown_order_is_order_not_found(gw) -> None:
     with pytest.raises(ApiError) as caught:
         await client.call("order.cancel", {})
     assert caught.value.code == "INVALID_PARAMS"
+
+
+async def test_pipelined_commands_keep_their_order_and_run_concurrently(gateway_factory) -> None:
+    import orjson
+    from websockets.asyncio.client import connect
+
+    from gateway.venues.sim.config import SimSettings
+
+    gateway = await gateway_factory(api=api_settings(), venues={"sim": SimSettings(latency_ms=30)})
+    venue = gateway.venues["sim"]
+    placing, most = 0, 0
+    real_place = venue.place_order
+
+    async def counting_place(request):  # how many placements the venue sees at once
+        nonlocal placing, most
+        placing += 1
+        most = max(most, placing)
+        try:
+            return await real_place(request)
+        finally:
+            placing -= 1
+
+    venue.place_order = counting_place
+    async with connect(f"ws://127.0.0.1:{gateway.api.port}/ws") as ws:
+        await ws.send(orjson.dumps({"id": 0, "method": "auth", "params": {"api_key": LOCAL_KEY}}).decode())
+        bid = Decimal((await gateway.market.bbo("sim", "BTC/USDT"))["bid"])
+        place = {"symbol": "BTC/USDT", "side": "buy", "type": "limit", "qty": "0.001", "price": str(bid - 2000)}
+        frames = [{"id": i, "method": "order.place", "params": {**place, "client_order_id": f"p-{i}"}}
+                  for i in range(1, 11)]
+        frames.append({"id": 99, "method": "order.cancel", "params": {"client_order_id": "p-1"}})
+        for frame in frames:  # all sent at once, no waiting for answers
+            await ws.send(orjson.dumps(frame).decode())
+        answers: dict[int, dict] = {}
+        while len(answers) < 12:
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+            if "id" in message:
+                answers[message["id"]] = message
+    assert answers[0]["result"]["strategy"] == "local"
+    assert all(answers[i]["result"]["status"] == "new" for i in range(2, 11))
+    assert answers[99]["result"]["status"] == "canceled"  # the cancel did not overtake its place
+    assert most > 1  # placements overlapped at the venue instead of queueing one by one
