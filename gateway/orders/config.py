@@ -44,6 +44,9 @@ class OrdersSettings(BaseModel):
     reconcile_lookback_ms: int = Field(
         60_000, ge=0, description="catch-up starts this long before the last event we recorded per venue"
     )
+    reconcile_interval_ms: int = Field(
+        60_000, ge=0, description="a periodic reconciliation with every venue; 0 turns it off"
+    )
     reconcile_timeout_s: float = Field(10.0, gt=0, description="deadline of one venue's reconciliation")
     closed_order_retention_ms: int = Field(
         3_600_000, ge=0, description="terminal orders (and their fill ids) stay in memory this long"

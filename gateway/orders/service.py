@@ -127,14 +127,16 @@ class OrderService:
         self._ready = True
         log.info("orders.ready", reconciled=sorted(self._reconciled))
 
-    async def reconcile(self, venue: str) -> bool:
+    async def reconcile(self, venue: str, periodic: bool = False) -> bool:
         """Fold the venue's view (open orders; orders and fills since our last event) into the manager.
 
-        Call at start and after every reconnect. Commands for the venue are refused until it succeeds.
+        Call at start and after every reconnect: commands for the venue are refused until it succeeds.
+        A `periodic` pass (run every `reconcile_interval_ms`) leaves the venue usable meanwhile.
         Returns whether it succeeded (a failure is logged; call again later).
         """
         adapter = self._venues[venue]
-        self._reconciled.discard(venue)
+        if not periodic:
+            self._reconciled.discard(venue)
         try:
             last = await self._journal.last_event_ts(venue)
             async with asyncio.timeout(self._settings.reconcile_timeout_s):
@@ -151,7 +153,7 @@ class OrderService:
             return False
         self._reconciled.add(venue)
         log.info("orders.reconciled", venue=venue, open_orders=len(open_orders), orders=len(orders),
-                 fills=len(fills))
+                 fills=len(fills), periodic=periodic)
         return True
 
     async def stop(self) -> None:
@@ -437,7 +439,8 @@ class OrderService:
     async def _tick_loop(self) -> None:
         interval = self._settings.resolve_interval_ms / 1000
         retry_every = self._settings.unknown_backoff_max_ms / 1000
-        last_retry = asyncio.get_running_loop().time()
+        periodic_every = self._settings.reconcile_interval_ms / 1000
+        last_retry = last_periodic = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(interval)  # scheduling, not synchronization: Tick is idempotent
             self._inbox.put_nowait((Tick(), None))
@@ -445,13 +448,23 @@ class OrderService:
             if self._ready and now - last_retry >= retry_every:
                 last_retry = now
                 for name, adapter in self._venues.items():  # a venue that failed reconciliation: try again
-                    if name not in self._reconciled and name not in self._reconciling and (
-                            adapter.state is ConnectionState.OPEN):
-                        self._reconciling.add(name)
-                        task = asyncio.create_task(self.reconcile(name), name=f"orders.reconcile.{name}")
-                        self._calls.add(task)  # type: ignore[arg-type]
-                        task.add_done_callback(lambda t, n=name: (self._calls.discard(t),  # type: ignore[misc]
-                                                                  self._reconciling.discard(n)))
+                    if name not in self._reconciled and adapter.state is ConnectionState.OPEN:
+                        self._spawn_reconcile(name, periodic=False)
+            if self._ready and periodic_every and now - last_periodic >= periodic_every:
+                # A periodic pass catches what a quiet or lossy stream never reported (ANCHORS item 3);
+                # the venue stays usable meanwhile.
+                last_periodic = now
+                for name, adapter in self._venues.items():
+                    if name in self._reconciled and adapter.state is ConnectionState.OPEN:
+                        self._spawn_reconcile(name, periodic=True)
+
+    def _spawn_reconcile(self, name: str, periodic: bool) -> None:
+        if name in self._reconciling:
+            return
+        self._reconciling.add(name)
+        task = asyncio.create_task(self.reconcile(name, periodic=periodic), name=f"orders.reconcile.{name}")
+        self._calls.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(lambda t: (self._calls.discard(t), self._reconciling.discard(name)))  # type: ignore[arg-type]
 
     async def _call(self, intent: Intent) -> None:
         outcome = await call_venue(self._venues[intent.venue], intent, self._settings.request_timeout_s)

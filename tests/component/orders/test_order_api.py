@@ -198,3 +198,26 @@ async def test_pipelined_commands_keep_their_order_and_run_concurrently(gateway_
     assert all(answers[i]["result"]["status"] == "new" for i in range(2, 11))
     assert answers[99]["result"]["status"] == "canceled"  # the cancel did not overtake its place
     assert most > 1  # placements overlapped at the venue instead of queueing one by one
+
+
+async def test_a_fill_the_venue_never_pushed_is_found_by_the_periodic_reconciliation(gateway_factory) -> None:
+    from gateway.core.enums import OrderType, Side
+    from gateway.venues.sim.market import HOUSE
+
+    gateway = await gateway_factory(api=api_settings(), orders=OrdersSettings(reconcile_interval_ms=200))
+    async with GatewayClient(f"ws://127.0.0.1:{gateway.api.port}/ws", api_key=LOCAL_KEY) as client:
+        await client.subscribe(["sim@fill"])
+        bid, _ = await best(client, "BTC/USDT")
+        order = await client.place_order("BTC/USDT", "buy", "limit", qty="0.001", price=str(bid))
+        assert order.status == "new"
+        # A house order straight into the engine: it fills ours, but the venue session never hears of it,
+        # as when a user-stream frame is lost.
+        engine = gateway.venues["sim"].engine
+        bids, _, _ = engine.depth("BTC/USDT", 500)
+        sweep = sum(qty for price, qty in bids if price >= order.price)
+        engine.place(HOUSE, "BTC/USDT", Side.SELL, OrderType.MARKET, sweep, gateway.clock.now_ms())
+        assert (await client.get_order(client_order_id=order.client_order_id)).status == "new"  # not told yet
+        push = await client.next_push("sim@fill", timeout=5)
+        assert push.data["client_order_id"] == order.client_order_id
+        while (await client.get_order(client_order_id=order.client_order_id)).status != "filled":
+            await client.next_push("sim@fill", timeout=5)
