@@ -1,13 +1,29 @@
-"""The command line: `gateway run | check-config | status`. Signal handlers live here and nowhere else."""
+"""The command line. Signal handlers live here and nowhere else.
+
+    gateway run [--config FILE]            the daemon
+    gateway check-config [FILE]            validate settings, print each error by key
+    gateway status [--json]                venues, strategies, loops of a running daemon
+    gateway orders [--account A] [--json]  open orders of every strategy            (admin key)
+    gateway cancel-all [--account A]       cancel every open order                  (admin key)
+    gateway kill-switch on|off             refuse every new order / release it      (admin key)
+
+The ops commands talk to the daemon's ops HTTP server (`--url`, default http://127.0.0.1:8080); the
+admin key comes from `--admin-key` or the environment variable GATEWAY_ADMIN_KEY.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import signal
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -25,8 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a settings file and print every error by key")
     check.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
     check.add_argument("--secrets-dir", default=None)
-    status = sub.add_parser("status", help="print a running daemon's /status")
-    status.add_argument("--url", default="http://127.0.0.1:8080/status")
+    status = sub.add_parser("status", help="venues, strategies and loops of a running daemon")
+    orders = sub.add_parser("orders", help="open orders of every strategy (admin key)")
+    orders.add_argument("--account")
+    orders.add_argument("--symbol")
+    cancel = sub.add_parser("cancel-all", help="cancel every open order (admin key)")
+    cancel.add_argument("--account")
+    cancel.add_argument("--symbol")
+    kill = sub.add_parser("kill-switch", help="refuse every new order (on) or release (off) (admin key)")
+    kill.add_argument("state", choices=["on", "off"])
+    kill.add_argument("--cancel-open", action="store_true", help="with on: cancel every open order too")
+    for ops in (status, orders, cancel, kill):
+        ops.add_argument("--url", default="http://127.0.0.1:8080", help="the daemon's ops HTTP server")
+        ops.add_argument("--admin-key", default=os.environ.get("GATEWAY_ADMIN_KEY"), help=argparse.SUPPRESS)
+        ops.add_argument("--json", action="store_true", help="print the raw JSON answer")
     return parser
 
 
@@ -34,15 +62,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.config, args.secrets_dir)
-    if args.command == "status":
-        try:
-            with urllib.request.urlopen(args.url, timeout=5) as response:  # noqa: S310 - operator-given URL
-                sys.stdout.write(response.read().decode() + "\n")
-            return 0
-        except OSError as exc:
-            sys.stderr.write(f"gateway status: {exc}\n")
-            return 1
+    if args.command in _OPS:
+        return _ops(args)
     return _run(args)
+
+
+# --- ops commands: the daemon's ops HTTP server -------------------------------------------------------
+
+
+def _call(args: argparse.Namespace, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
+    query = {k: v for k, v in (query or {}).items() if v not in (None, False)}
+    url = args.url.rstrip("/") + path + (("?" + urllib.parse.urlencode(query)) if query else "")
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - operator-given URL
+    if args.admin_key:
+        request.add_header("X-Admin-Key", args.admin_key)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        try:
+            error = json.loads(body).get("error", body)
+        except ValueError:
+            error = body
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise SystemExit(f"gateway {args.command}: {exc.code} {message}") from None
+    except OSError as exc:
+        raise SystemExit(f"gateway {args.command}: cannot reach {args.url}: {exc}") from None
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+_ORDER_COLUMNS = ["account", "symbol", "side", "type", "qty", "filled_qty", "price", "status", "client_order_id"]
+
+
+def _ops(args: argparse.Namespace) -> int:
+    if args.command == "status":
+        answer = _call(args, "GET", "/status")
+        text = (f"ready: {answer['ready']}   uptime: {answer['uptime_s']}s\n\n"
+                + _table(answer["venues"], ["name", "kind", "state", "last_message_age_ms"]) + "\n\n"
+                + (_table(answer["strategies"], ["strategy", "remote", "subscriptions"]) if answer["strategies"]
+                   else "no strategies connected"))
+        if answer.get("health"):
+            text += "\n\nunhealthy: " + ", ".join(f"{k} ({v})" for k, v in answer["health"].items())
+    elif args.command == "orders":
+        answer = _call(args, "GET", "/admin/orders", {"account": args.account, "symbol": args.symbol})
+        text = (_table(answer["orders"], _ORDER_COLUMNS) if answer["orders"] else "no open orders") + (
+            "\n\nKILL SWITCH ENGAGED" if answer["kill_switch"] else "")
+    elif args.command == "cancel-all":
+        answer = _call(args, "POST", "/admin/cancel-all", {"account": args.account, "symbol": args.symbol})
+        text = f"canceled {len(answer['canceled'])} order(s)" + (
+            "\n" + _table(answer["canceled"], _ORDER_COLUMNS) if answer["canceled"] else "")
+    else:
+        if args.state == "on":
+            answer = _call(args, "POST", "/admin/kill-switch", {"cancel_open": "true" if args.cancel_open else None})
+            text = f"kill switch engaged; canceled {len(answer['canceled'])} order(s)"
+        else:
+            answer = _call(args, "DELETE", "/admin/kill-switch")
+            text = "kill switch released"
+    sys.stdout.write((json.dumps(answer, indent=2) if args.json else text) + "\n")
+    return 0
+
+
+_OPS = {"status", "orders", "cancel-all", "kill-switch"}
 
 
 def _check_config(path: str, secrets_dir: str | None) -> int:

@@ -16,6 +16,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _logs_to_stderr() -> None:
+    """In-process gateways log to stderr, so that stdout holds only what a test prints (e.g. the CLI)."""
+    from gateway.logconfig import configure_logging
+
+    configure_logging("info", "console", stream=sys.stderr)
+
+
 class DaemonProcess:
     """`gateway run` in a child process; its JSON log lines are collected as they come."""
 

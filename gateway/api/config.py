@@ -81,3 +81,17 @@ class HttpSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    admin_key: SecretStr | None = Field(
+        None, description="X-Admin-Key of the /admin endpoints (cancel-all, kill switch, sim reset); None: off"
+    )
+    admin_key_file: str | None = Field(None, description="read admin_key from this file (Docker secrets)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _admin_key_from_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("admin_key_file") and not data.get("admin_key"):
+            try:
+                data = {**data, "admin_key": Path(data["admin_key_file"]).read_text(encoding="utf-8").strip()}
+            except OSError as exc:
+                raise ValueError(f"cannot read admin_key_file: {exc.strerror}") from None
+        return data

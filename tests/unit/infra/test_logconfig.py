@@ -1,10 +1,18 @@
 import io
 import logging
+import sys
 
 import orjson
+import pytest
 import structlog
 
 from gateway.logconfig import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    yield
+    configure_logging("info", "console", stream=sys.stderr)
 
 
 def lines(stream: io.StringIO) -> list[dict]:
