@@ -70,7 +70,7 @@ class CancelAllParams(AccountParams):
 
 class ListParams(AccountParams):
     symbol: str | None = Field(None, min_length=1, max_length=64)
-    since: int | None = Field(None, ge=0)
+    since: int | None = Field(None, ge=0, le=2**53)  # ms; beyond what SQLite integers hold is refused
     limit: int = Field(500, ge=1, le=5000)
 
 

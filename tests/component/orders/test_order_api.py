@@ -221,3 +221,11 @@ async def test_a_fill_the_venue_never_pushed_is_found_by_the_periodic_reconcilia
         assert push.data["client_order_id"] == order.client_order_id
         while (await client.get_order(client_order_id=order.client_order_id)).status != "filled":
             await client.next_push("sim@fill", timeout=5)
+
+
+async def test_a_huge_since_is_invalid_params_not_an_internal_error(gw) -> None:
+    _, client = gw
+    for method in ("orders.history", "fills"):
+        with pytest.raises(ApiError) as caught:
+            await client.call(method, {"since": 2**63})
+        assert caught.value.code == "INVALID_PARAMS"
