@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -21,7 +21,7 @@ from gateway.market.cache import MarketCache, SymbolCache
 from gateway.market.config import MarketSettings
 from gateway.venues.registry import VenueDirectory
 
-__all__ = ["MarketService", "DEPTH_KINDS", "stream_kinds"]
+__all__ = ["MarketService", "DEPTH_KINDS", "TickListener", "stream_kinds"]
 
 log = structlog.get_logger("gateway.market")
 
@@ -35,6 +35,14 @@ def stream_kinds() -> list[str]:
     return ["trade", "bbo", *DEPTH_KINDS, "ticker", "mark", *(f"kline_{i}" for i in KLINE_INTERVALS)]
 
 
+class TickListener(Protocol):
+    """Who wants trades, mark prices and best bid/ask of some symbols as they arrive (emulated triggers)."""
+
+    watched: set[tuple[str, str]]  # (venue, symbol) pairs to hand over; the rest cost one set lookup
+
+    def on_tick(self, event: Trade | MarkPrice | Bbo) -> None: ...
+
+
 class MarketService:
     def __init__(self, directory: VenueDirectory, bus: StreamBus, clock: Clock, settings: MarketSettings):
         self._directory = directory
@@ -45,6 +53,7 @@ class MarketService:
         self.messages_in = 0
         self.pushes_out = 0
         self.last_message_ms: dict[str, int] = {}  # venue -> receive time of its latest market event
+        self.tick_listener: TickListener | None = None  # the bracket service's trigger index
 
     # --- inbound: called by venue sessions -----------------------------------------------------------
 
@@ -55,6 +64,9 @@ class MarketService:
         self.cache.apply(event, now)
         bus = self._bus
         venue, symbol = event.venue, event.symbol
+        listener = self.tick_listener
+        if listener is not None and (venue, symbol) in listener.watched and type(event) in _TICKS:
+            listener.on_tick(event)  # type: ignore[arg-type]
         if isinstance(event, Depth):
             for kind, levels in DEPTH_KINDS.items():
                 key = StreamKey(venue, symbol, kind)
@@ -178,6 +190,7 @@ class MarketService:
         return data
 
 
+_TICKS = frozenset({Trade, MarkPrice, Bbo})
 _KIND_OF: dict[type, str] = {Trade: "trade", Bbo: "bbo", Ticker: "ticker", MarkPrice: "mark", Kline: "kline"}
 
 

@@ -77,7 +77,30 @@ CREATE TABLE journal (
 CREATE INDEX journal_order ON journal (account, client_order_id);
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+CREATE TABLE brackets (
+    bracket_id      TEXT    NOT NULL PRIMARY KEY,
+    account         TEXT    NOT NULL,
+    strategy        TEXT,               -- who placed it (its orders are placed as this strategy)
+    symbol          TEXT    NOT NULL,
+    state           TEXT    NOT NULL,
+    is_open         INTEGER NOT NULL,   -- 1 while the state is not terminal
+    version         INTEGER NOT NULL,
+    created_ts      INTEGER NOT NULL,
+    updated_ts      INTEGER NOT NULL,
+    record          TEXT    NOT NULL    -- JSON: Bracket.to_record()
+) WITHOUT ROWID;
+CREATE INDEX brackets_open ON brackets (account) WHERE is_open = 1;
+CREATE INDEX brackets_account_created ON brackets (account, created_ts);
+CREATE INDEX brackets_updated ON brackets (updated_ts);
+
+CREATE TABLE bracket_meta (
+    key             TEXT    NOT NULL PRIMARY KEY,   -- e.g. watched_ts: until when triggers were watched
+    value           TEXT    NOT NULL
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

@@ -11,6 +11,7 @@ import gateway.orders.brackets as brackets
 
 PACKAGE = Path(brackets.__file__).resolve().parent
 MODULES = sorted(PACKAGE.glob("*.py"))
+SHELL = {"service.py", "runner.py", "views.py", "writer.py"}  # the async service around the core: I/O by design
 FORBIDDEN = {"asyncio", "aiohttp", "websockets", "sqlite3", "aiosqlite", "time", "socket", "uvloop", "datetime",
              "random", "structlog", "logging"}
 
@@ -28,11 +29,13 @@ def imports_of(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_bracket_modules_are_pure(path: Path) -> None:
     names = imports_of(path)
+    assert len(path.read_text().splitlines()) <= 440
+    assert path.name == "__init__.py" or "__all__" in path.read_text()
+    if path.name in SHELL:
+        return
     assert not {n for n in names if n.split(".")[0] in FORBIDDEN}
     gateway = {n for n in names if n.startswith("gateway")}
     assert all(n.startswith(("gateway.core", "gateway.orders.brackets")) for n in gateway), gateway
-    assert path.name == "__init__.py" or "__all__" in path.read_text()
-    assert len(path.read_text().splitlines()) <= 440
 
 
 def test_package_exports_resolve() -> None:
