@@ -57,6 +57,7 @@ __all__ = [
     "decode_request",
     "encode_error",
     "encode_exception",
+    "encode_json",
     "encode_push",
     "encode_result",
     "is_user_stream",
@@ -236,6 +237,11 @@ def _default(value: Any) -> Any:
 
 
 _dumps = orjson.dumps
+
+
+def encode_json(data: Any) -> bytes:
+    """Encode any API value the way every front door does (Decimals as fixed-point strings)."""
+    return _dumps(data, default=_default)
 
 
 def encode_push(stream: str, data: Any) -> bytes:

@@ -64,24 +64,27 @@ class Principal:
     def may_use(self, account: str) -> bool:
         return self.accounts is None or account in self.accounts
 
+    @classmethod
+    def of(cls, strategy: StrategySettings) -> Principal:
+        """Build the principal a configured strategy authenticates as."""
+        accounts = None if strategy.accounts is None else frozenset(strategy.accounts)
+        return cls(strategy.name, frozenset(strategy.permissions), accounts)
+
 
 class KeyRing:
     """The configured strategy keys. Compares in constant time against every key; never logs one."""
 
     def __init__(self, strategies: Iterable[StrategySettings]):
-        self._entries = [
-            (
-                s.api_key.get_secret_value().encode(),
-                Principal(
-                    s.name, frozenset(s.permissions), None if s.accounts is None else frozenset(s.accounts)
-                ),
-            )
-            for s in strategies
-        ]
+        self._entries = [(s.api_key.get_secret_value().encode(), Principal.of(s)) for s in strategies]
+        self._by_name = {principal.strategy: principal for _, principal in self._entries}
+
+    def principal(self, strategy: str) -> Principal | None:
+        """Return the principal of the strategy named `strategy` (None when it is not configured)."""
+        return self._by_name.get(strategy)
 
     def authenticate(self, api_key: str) -> Principal | None:
         """Return the principal owning `api_key`, or None. Every key is compared, match or not."""
-        candidate = api_key.encode()
+        candidate = api_key.encode("utf-8", "surrogatepass")  # HTTP headers may carry undecodable bytes
         found = None
         for key, principal in self._entries:
             if hmac.compare_digest(candidate, key):

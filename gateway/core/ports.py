@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from gateway.core.enums import ConnectionState, MarginType, OrderType, Side, TimeInForce
 from gateway.core.events import (
@@ -27,7 +27,7 @@ from gateway.core.events import (
 )
 from gateway.core.instruments import Instrument
 
-__all__ = ["Capabilities", "OrderRequest", "VenueAdapter", "VenueSink"]
+__all__ = ["Capabilities", "OrderRequest", "RawVenue", "VenueAdapter", "VenueSink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +113,13 @@ class VenueAdapter(Protocol):
     async def positions(self) -> list[Position]: ...
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]: ...
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]: ...
+
+
+@runtime_checkable
+class RawVenue(Protocol):
+    """A venue that forwards raw calls to its own API (FMZ `__api_<path>`, the planned `venue.raw`).
+
+    Optional: a venue without it answers raw calls with NOT_SUPPORTED (the sim has no raw API).
+    """
+
+    async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any: ...
