@@ -1,0 +1,166 @@
+"""Request weight per IP, 429 / 418 escalation, and signed-request checks of the Binance dialect. Pure.
+
+Weight (fact sheet §2): each IP has ``limit`` weight per fixed window; a request that would exceed it
+gets 429 with ``Retry-After``. A request from an IP that arrives while its ``Retry-After`` still runs is
+a violation (it kept going past a 429), except within ``grace_ms`` of the 429 (requests already in
+flight when it was sent); after ``ban_after`` violations the IP is banned: 418 with the ban's
+``Retry-After``, for every request until the ban lifts (§2: "IP auto-banned after continuing past
+429s"; Binance's tolerance before the ban is not documented, so both are settings here).
+
+Signed requests (§1.1, §1.2): ``X-MBX-APIKEY`` must name a known key; ``signature`` must be the HMAC-SHA256
+hex (or, for an Ed25519 key, the base64 Ed25519 signature) of the raw query string without
+``&signature=...`` concatenated with the raw body; ``timestamp`` must satisfy
+``timestamp < serverTime + 1000`` and ``serverTime - timestamp <= recvWindow``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+__all__ = ["Admission", "IpLimiter", "SignatureCheck", "check_signed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The limiter's verdict: HTTP status (200, 429 or 418), Retry-After seconds, weight used now."""
+
+    status: int
+    retry_after_s: float | None
+    used: int
+
+
+@dataclass(slots=True)
+class _Ip:
+    window: int = -1
+    used: int = 0
+    penalty_until_ms: int = 0
+    penalized_at_ms: int = 0
+    violations: int = 0
+    banned_until_ms: int = 0
+
+
+@dataclass
+class IpLimiter:
+    """Weight accounting and 429 / 418 escalation per client IP."""
+
+    limit: int
+    interval_ms: int
+    retry_after_s: float = 1.0
+    ban_s: float = 120.0
+    ban_after: int = 3
+    grace_ms: int = 50
+    ips: dict[str, _Ip] = field(default_factory=dict)
+    answered_429: int = 0
+    answered_418: int = 0
+    violations: int = 0
+
+    def admit(self, ip: str, weight: int, now_ms: int) -> Admission:
+        """Count a request of `weight` from `ip` at `now_ms`; return whether it may proceed."""
+        state = self.ips.setdefault(ip, _Ip())
+        window = now_ms // self.interval_ms
+        if window != state.window:
+            state.window, state.used = window, 0
+        if now_ms < state.banned_until_ms:
+            self.answered_418 += 1
+            return Admission(418, (state.banned_until_ms - now_ms) / 1000, state.used)
+        if now_ms < state.penalty_until_ms:
+            if now_ms - state.penalized_at_ms <= self.grace_ms:  # in flight when the 429 went out
+                self.answered_429 += 1
+                return Admission(429, (state.penalty_until_ms - now_ms) / 1000, state.used)
+            state.violations += 1
+            self.violations += 1
+            if state.violations >= self.ban_after:
+                state.banned_until_ms = now_ms + int(self.ban_s * 1000)
+                self.answered_418 += 1
+                return Admission(418, self.ban_s, state.used)
+            self.answered_429 += 1
+            return Admission(429, (state.penalty_until_ms - now_ms) / 1000, state.used)
+        if state.used + weight > self.limit:
+            return self.penalize(ip, now_ms, self.retry_after_s)
+        state.used += weight
+        return Admission(200, None, state.used)
+
+    def penalize(self, ip: str, now_ms: int, retry_after_s: float) -> Admission:
+        """Answer 429 to `ip` now and start its ``Retry-After`` period (also used by injected 429s)."""
+        state = self.ips.setdefault(ip, _Ip())
+        state.penalty_until_ms = max(state.penalty_until_ms, now_ms + int(retry_after_s * 1000))
+        state.penalized_at_ms = now_ms
+        self.answered_429 += 1
+        return Admission(429, retry_after_s, state.used)
+
+    def ban(self, ip: str, now_ms: int, ban_s: float) -> Admission:
+        """Ban `ip` now for `ban_s` (an injected 418)."""
+        state = self.ips.setdefault(ip, _Ip())
+        state.banned_until_ms = now_ms + int(ban_s * 1000)
+        self.answered_418 += 1
+        return Admission(418, ban_s, state.used)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """The outcome of a signed-request check: ``code`` 0 when valid, else the Binance error code."""
+
+    code: int
+    msg: str = ""
+
+
+def check_signed(
+    raw_query: str, raw_body: str, api_key: str | None, keys: dict[str, str], now_ms: int, max_recv_window: int = 60_000
+) -> SignatureCheck:
+    """Check a SIGNED request (see the module docstring).
+
+    Args:
+        raw_query: the query string exactly as received (percent-encoded).
+        raw_body: the form body exactly as received.
+        api_key: the ``X-MBX-APIKEY`` header.
+        keys: API key -> HMAC secret, or an Ed25519 public key in PEM.
+        now_ms: the server's time.
+        max_recv_window: the largest recvWindow accepted.
+    """
+    if api_key is None or api_key not in keys:
+        return SignatureCheck(-2015, "Invalid API-key, IP, or permissions for action.")
+    payload, sep, signature = raw_query.rpartition("&signature=")
+    if not sep:
+        if raw_query.startswith("signature="):
+            payload, signature = "", raw_query[len("signature="):]
+        else:
+            return SignatureCheck(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+    params = dict(parse_qsl(payload + "&" + raw_body if raw_body else payload))
+    if "timestamp" not in params:
+        return SignatureCheck(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+    if not _signature_ok(keys[api_key], payload + raw_body, unquote(signature)):
+        return SignatureCheck(-1022, "Signature for this request is not valid.")
+    try:
+        timestamp = int(params["timestamp"])
+        recv_window = int(float(params.get("recvWindow", "5000")))
+    except ValueError:
+        return SignatureCheck(-1100, "Illegal characters found in parameter 'timestamp'.")
+    if recv_window > max_recv_window:
+        return SignatureCheck(-1131, "recvWindow must be less than 60000")
+    if timestamp >= now_ms + 1000:
+        return SignatureCheck(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if now_ms - timestamp > recv_window:
+        return SignatureCheck(-1021, "Timestamp for this request is outside of the recvWindow.")
+    return SignatureCheck(0)
+
+
+def _signature_ok(key: str, payload: str, signature: str) -> bool:
+    if key.startswith("-----BEGIN"):
+        public = load_pem_public_key(key.encode())
+        if not isinstance(public, Ed25519PublicKey):
+            return False
+        try:
+            public.verify(base64.b64decode(signature), payload.encode())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+    expected = hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.lower())

@@ -1,0 +1,302 @@
+"""`BinanceDialect`: the sim exchange served with Binance's REST paths and market streams.
+
+One server plays both Binance hosts: spot (``/api/v3``, streams on ``/ws`` and ``/stream``) and USD-M
+futures (``/fapi/v1``, streams on ``/public/...`` and ``/market/...``). Spot symbols of the sim settings
+are on spot, perpetuals on futures, both named ``BASEQUOTE``. The synthetic market steps at
+``message_rate`` per second and symbol (0: only when `step` is called, which tests use to drive it
+deterministically); after every step each symbol's full book is diffed against the published one
+(`depth.DepthFeed`) and streamed with Binance update ids.
+
+Faults (`BinanceFaults`), set on ``dialect.faults`` or called as methods: drop every stream connection,
+skip depth updates (their ids are spent, the event never sent), answer the next REST requests 429 or
+418, delay REST answers, shift the server clock.
+
+Use in-process::
+
+    async with BinanceDialect(DialectSettings()) as dialect:
+        urls = dialect.urls("spot")   # rest / stream_public / stream_market for BinanceSettings.urls
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Self
+
+import structlog
+from aiohttp import web
+
+from gateway.core.clock import Clock, SystemClock
+from gateway.core.enums import MarketType
+from gateway.core.events import Bbo, Kline, MarketEvent, MarkPrice, Trade
+from gateway.core.instruments import Instrument
+from gateway.simserver.binance import render
+from gateway.simserver.binance.depth import DepthFeed
+from gateway.simserver.binance.limits import IpLimiter
+from gateway.simserver.binance.rest import ApiError, build_routes, rest_middleware
+from gateway.simserver.binance.streams import StreamHub
+from gateway.venues.sim.config import SimSettings
+from gateway.venues.sim.market import SyntheticMarket, build_engine
+
+__all__ = ["BinanceDialect", "BinanceFaults", "DialectSettings"]
+
+log = structlog.get_logger("gateway.simserver.binance")
+
+
+@dataclass(frozen=True)
+class DialectSettings:
+    """How the dialect behaves.
+
+    Attributes:
+        sim: symbols, seed and balances of the sim exchange (the funded user is ``user``).
+        message_rate: market steps per second per symbol; 0: only `BinanceDialect.step` moves it.
+        api_keys: API key -> HMAC secret or Ed25519 public key (PEM) accepted on signed endpoints.
+        spot_weight_limit / usdm_weight_limit: REQUEST_WEIGHT per window (fact sheet: 6000 / 2400 per minute).
+        weight_interval_s: the weight window (60: per minute, as Binance).
+        retry_after_s: the ``Retry-After`` of a 429 (fractions allowed, for fast tests).
+        ban_s: the length of a 418 ban.
+        ban_after: requests during a 429's ``Retry-After`` before the IP is banned.
+        grace_ms: requests this soon after a 429 are not held against the IP (they were in flight).
+        spot_ping_s / usdm_ping_s: server ping period (fact sheet: 20 s / 180 s).
+        max_connection_age_s: stream connections are closed at this age (Binance: 24 h).
+        prewarm_steps: back-dated steps at start, so klines and tickers exist at once.
+    """
+
+    sim: SimSettings = field(default_factory=lambda: SimSettings(message_rate=20))
+    message_rate: float = 20.0
+    api_keys: dict[str, str] = field(default_factory=dict)
+    spot_weight_limit: int = 6_000
+    usdm_weight_limit: int = 2_400
+    weight_interval_s: int = 60
+    retry_after_s: float = 1.0
+    ban_s: float = 120.0
+    ban_after: int = 3
+    grace_ms: int = 50
+    spot_ping_s: float | None = 20.0
+    usdm_ping_s: float | None = 180.0
+    max_connection_age_s: float | None = 86_400.0
+    prewarm_steps: int = 300
+
+
+@dataclass
+class BinanceFaults:
+    """Faults to inject (counts are consumed as they fire)."""
+
+    skip_depth_updates: int = 0  # next N diff events are never sent; their ids are spent
+    skip_depth_symbol: str | None = None  # only diffs of this unified symbol are skipped (None: any)
+    answer_429: int = 0  # next N REST requests get 429 with Retry-After `retry_after_s`
+    answer_418: int = 0  # next N REST requests get 418, banning the IP for `ban_s`
+    retry_after_s: float = 1.0
+    ban_s: float = 5.0
+    rest_delay_ms: float = 0.0  # every REST answer waits this long
+    time_offset_ms: int = 0  # the server clock runs this far ahead of the machine's
+    skipped_depth_updates: int = 0  # how many were skipped so far
+
+
+class BinanceDialect:
+    """The Binance dialect server (an async context manager).
+
+    Args:
+        settings: the dialect's behaviour.
+        host: the interface to listen on.
+        port: the port (0: any free port; read `port` after entering).
+        clock: the machine clock (the server clock adds ``faults.time_offset_ms``).
+    """
+
+    USER = "user"
+
+    def __init__(self, settings: DialectSettings | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 clock: Clock | None = None):
+        self.settings = settings or DialectSettings()
+        self.host = host
+        self.port = port
+        self.faults = BinanceFaults()
+        self._clock = clock or SystemClock()
+        s = self.settings
+        self.keys = dict(s.api_keys)
+        self.engine = build_engine(self.USER, s.sim)
+        self.market = SyntheticMarket(self.USER, s.sim, self.engine)
+        self.feeds: dict[str, DepthFeed] = {}
+        self._natives: dict[tuple[str, str], str] = {}  # (market, NATIVE) -> unified
+        for instrument in self.engine.instruments.values():
+            self._natives[(self._market_of(instrument), render.native_of(instrument))] = instrument.symbol
+        interval_ms = s.weight_interval_s * 1000
+        self.limiters = {
+            "spot": IpLimiter(s.spot_weight_limit, interval_ms, s.retry_after_s, s.ban_s, s.ban_after, s.grace_ms),
+            "usdm": IpLimiter(s.usdm_weight_limit, interval_ms, s.retry_after_s, s.ban_s, s.ban_after, s.grace_ms),
+        }
+        unit = ("M", s.weight_interval_s // 60) if s.weight_interval_s % 60 == 0 else ("S", s.weight_interval_s)
+        self.weight_header = f"X-MBX-USED-WEIGHT-{unit[1]}{unit[0]}"
+        self.hubs = {
+            "spot": StreamHub(False, ping_interval_s=s.spot_ping_s, max_age_s=s.max_connection_age_s,
+                              max_incoming_per_s=5),
+            "usdm": StreamHub(True, ping_interval_s=s.usdm_ping_s, max_age_s=s.max_connection_age_s,
+                              max_incoming_per_s=10),
+        }
+        self.endpoints = build_routes()
+        self.requests = 0
+        self.steps = 0
+        self._runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        now = self.now_ms()
+        self.market.prewarm(now, self.settings.prewarm_steps)
+        for symbol in self.engine.instruments:
+            feed = self.feeds[symbol] = DepthFeed()
+            bids, asks, _ = self.engine.depth(symbol, 1_000_000)
+            feed.update(bids, asks)  # the starting book; nobody is subscribed yet
+        app = web.Application(middlewares=[rest_middleware(self)])
+        for path in self.endpoints:
+            app.router.add_route("*", path, _unreachable)
+        for prefix, market, tier in (("", "spot", None), ("/public", "usdm", "public"), ("/market", "usdm", "market")):
+            app.router.add_get(f"{prefix}/stream", self._stream_handler(market, tier, combined=True))
+            app.router.add_get(f"{prefix}/ws", self._stream_handler(market, tier, combined=False))
+            app.router.add_get(f"{prefix}/ws/{{streams:.+}}", self._stream_handler(market, tier, combined=False))
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = site._server.sockets if site._server is not None else []
+        self.port = sockets[0].getsockname()[1]
+        if self.settings.message_rate > 0:
+            self._task = asyncio.create_task(self._run(), name="binance-dialect-market")
+        log.info("dialect.listening", dialect="binance", rest=self.rest_url, ws=self.ws_url)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+        for hub in self.hubs.values():
+            await hub.close_all(1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def urls(self, market: str) -> dict[str, str]:
+        """Return the URL overrides pointing a Binance session of `market` (spot | usdm) here."""
+        if market == "spot":
+            return {"rest": self.rest_url, "stream_public": self.ws_url, "stream_market": self.ws_url}
+        return {"rest": self.rest_url, "stream_public": f"{self.ws_url}/public",
+                "stream_market": f"{self.ws_url}/market"}
+
+    def now_ms(self) -> int:
+        """Return the server's time (the machine's plus the injected offset)."""
+        return self._clock.now_ms() + self.faults.time_offset_ms
+
+    # --- the market ---------------------------------------------------------------------------------
+
+    def step(self, count: int = 1) -> None:
+        """Advance every symbol `count` steps and stream what happened."""
+        for _ in range(count):
+            self.steps += 1
+            now = self.now_ms()
+            for symbol in self.engine.instruments:
+                self._publish(symbol, self.market.step(symbol, now).market_events, now)
+
+    def book(self, symbol: str) -> tuple[int, list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """Return (last update id, bids best first, asks best first) of `symbol` (unified) as published."""
+        return self.feeds[symbol].snapshot(1_000_000)
+
+    def drop_connections(self, market: str | None = None) -> int:
+        """Abort every stream connection (of `market`, or all); return how many."""
+        return sum(hub.drop_all() for name, hub in self.hubs.items() if market in (None, name))
+
+    def instruments_of(self, market: str) -> list[Instrument]:
+        return [i for i in self.engine.instruments.values() if self._market_of(i) == market]
+
+    def symbol_of(self, market: str, native: str) -> str:
+        """Return the unified symbol of `native` on `market`. Raises ApiError -1121 if there is none."""
+        found = self._natives.get((market, native.upper()))
+        if found is None:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        return found
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        rate = self.settings.message_rate
+        start, done = loop.time(), 0
+        while True:
+            due = min(int((loop.time() - start) * rate) - done, max(1, int(rate / 4)))
+            if due > 0:
+                try:
+                    self.step(due)
+                except Exception:
+                    log.exception("dialect.step_failed")
+                done = int((loop.time() - start) * rate)
+            await asyncio.sleep(max(0.005, start + (done + 1) / rate - loop.time()))
+
+    def _publish(self, symbol: str, events: list[MarketEvent], now: int) -> None:
+        instrument = self.engine.instruments[symbol]
+        market = self._market_of(instrument)
+        futures = market == "usdm"
+        hub = self.hubs[market]
+        native = render.native_of(instrument)
+        s = native.lower()
+        feed = self.feeds[symbol]
+        bids, asks, _ = self.engine.depth(symbol, 1_000_000)
+        diff = feed.update(bids, asks)
+        if diff is not None:
+            faults = self.faults
+            if faults.skip_depth_updates > 0 and faults.skip_depth_symbol in (None, symbol):
+                self.faults.skip_depth_updates -= 1
+                self.faults.skipped_depth_updates += 1
+            else:
+                payload = None
+                for name in (f"{s}@depth", f"{s}@depth@100ms", f"{s}@depth@500ms"):
+                    if hub.has(name):
+                        payload = payload or render.depth_event(diff, native, futures, now)
+                        hub.publish(name, payload)
+        for event in events:
+            kind = type(event)
+            if kind is Trade:
+                if hub.has(f"{s}@trade"):
+                    hub.publish(f"{s}@trade", render.trade_event(event, native, now))  # type: ignore[arg-type]
+                if hub.has(f"{s}@aggTrade"):
+                    hub.publish(f"{s}@aggTrade", render.agg_trade_event(event, native, now, futures))  # type: ignore[arg-type]
+            elif kind is Bbo:
+                if hub.has(f"{s}@bookTicker"):
+                    bbo = (event.bid, event.bid_qty, event.ask, event.ask_qty)  # type: ignore[union-attr]
+                    hub.publish(f"{s}@bookTicker", render.book_ticker_event(feed.last_id, native, bbo, futures, now))
+            elif kind is Kline:
+                name = f"{s}@kline_{event.interval}"  # type: ignore[union-attr]
+                if hub.has(name):
+                    hub.publish(name, render.kline_event(event, native, now))  # type: ignore[arg-type]
+            elif kind is MarkPrice:
+                for name in (f"{s}@markPrice", f"{s}@markPrice@1s"):
+                    if hub.has(name):
+                        hub.publish(name, render.mark_price_event(event, native, now))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _market_of(instrument: Instrument) -> str:
+        return "usdm" if instrument.type is MarketType.PERP else "spot"
+
+    def _stream_handler(self, market: str, tier: str | None, *, combined: bool):
+        hub = self.hubs[market]
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            if combined:
+                streams = [s for s in request.query.get("streams", "").split("/") if s]
+            else:
+                streams = [s for s in request.match_info.get("streams", "").split("/") if s]
+            return await hub.handle(request, tier, streams, combined)
+
+        return handler
+
+
+async def _unreachable(request: web.Request) -> web.StreamResponse:
+    # Every REST path is answered by the middleware; this only exists so the router knows the path.
+    raise web.HTTPNotFound()

@@ -1,0 +1,1 @@
+"""Binance spot and USD-M futures (venue kind ``binance``). Facts: ../shared/venues/binance.md."""

@@ -1,0 +1,323 @@
+"""`BinanceAdapter`: a Binance spot or USD-M futures session as a `VenueAdapter` (market data: slice 1).
+
+Entering it syncs the server-time offset, loads exchangeInfo (instruments of the configured symbols; the
+REQUEST_WEIGHT limits of the host budget), opens the combined market streams and starts:
+- one task per stream connection (`stream.MarketStream`: reconnect, resubscribe, renewal before 24 h);
+- the snapshot worker, which loads a REST depth snapshot for every book that wants one (at start, after
+  a gap, after a reconnect) and hands it to the book's `BookSync`;
+- the upkeep task: server-time re-sync and exchangeInfo refresh.
+
+State: `OPEN` once every stream connection is open; `RECONNECTING` (told to the sink) while any is down
+(the market service then polls REST); `CLOSED` after exit. Trading, user data and the WebSocket API land
+in slice 2: those methods raise `GatewayError(NOT_SUPPORTED)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+from typing import NoReturn, Self
+
+import aiohttp
+import structlog
+
+from gateway.core.clock import Clock
+from gateway.core.enums import ConnectionState, MarginType
+from gateway.core.errors import ErrorCode, GatewayError, LookupFailed
+from gateway.core.events import Balance, Depth, Fill, Kline, MarketEvent, OrderUpdate, Position, Ticker, Trade
+from gateway.core.instruments import Instrument
+from gateway.core.ports import Capabilities, OrderRequest, VenueSink
+from gateway.venues.binance.auth import Ed25519Signer, HmacSigner, Signer
+from gateway.venues.binance.book import BookSync
+from gateway.venues.binance.config import USDM_DEPTH_LIMITS, BinanceSettings
+from gateway.venues.binance.data import MarketData
+from gateway.venues.binance.instruments import SymbolMap, to_instrument, to_rate_limits
+from gateway.venues.binance.parse import to_depth, to_klines, to_levels, to_rest_trades, to_ticker
+from gateway.venues.binance.rest import BinanceRest
+from gateway.venues.binance.schemas import ExchangeInfo
+from gateway.venues.common.http import HttpClient
+from gateway.venues.common.ratelimit import WEIGHT, HostBudgets, RateLimit
+from gateway.venues.common.retry import Backoff
+from gateway.venues.common.timesync import TimeOffset
+
+__all__ = ["BinanceAdapter"]
+
+_SLICE_2 = "lands in slice 2 of the Binance venue (issue 5): user data, orders and the WebSocket API"
+
+
+class _NullSink:
+    def on_market(self, event: MarketEvent) -> None:
+        pass
+
+    def on_user(self, event: object) -> None:
+        pass
+
+    def on_connection(self, venue: str, state: ConnectionState, reason: str | None = None) -> None:
+        pass
+
+
+class BinanceAdapter:
+    """One Binance market (spot or usdm) as a venue session.
+
+    Args:
+        name: the configured venue name.
+        settings: the venue's settings slice.
+        clock: local time.
+        budgets: the daemon's per-host budgets (every session calling a host shares its budget).
+        session: an aiohttp session to use (None: the adapter opens and closes its own).
+        rng: jitter source (tests pass a seeded one).
+    """
+
+    kind = "binance"
+    capabilities = Capabilities(market_data_stream=True, post_only=False)
+
+    def __init__(
+        self,
+        name: str,
+        settings: BinanceSettings,
+        clock: Clock,
+        *,
+        budgets: HostBudgets,
+        session: aiohttp.ClientSession | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.name = name
+        self.settings = settings
+        self._clock = clock
+        self._budgets = budgets
+        self._given_session = session
+        self._session: aiohttp.ClientSession | None = None
+        self._rng = rng or random.Random()
+        self._urls = settings.resolved_urls
+        self._usdm = settings.market == "usdm"
+        self._sink: VenueSink = _NullSink()
+        self._state = ConnectionState.CLOSED
+        self._instruments: dict[str, Instrument] = {}
+        self._symbols = SymbolMap([])
+        self._tasks: list[asyncio.Task[None]] = []
+        self.data: MarketData | None = None
+        self.offset = TimeOffset()
+        self.rest: BinanceRest | None = None
+        self._log = structlog.get_logger("gateway.venues.binance").bind(venue=name, market=settings.market)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return self._instruments
+
+    def bind(self, sink: VenueSink) -> None:
+        """Push market events and connection states to `sink` from now on."""
+        self._sink = sink
+        if self.data is not None:
+            self.data.bind(sink)
+
+    def book(self, symbol: str) -> BookSync | None:
+        """Return the local book keeper of `symbol` (for status, tests and benchmarks)."""
+        return self.data.books.get(symbol) if self.data is not None else None
+
+    async def __aenter__(self) -> Self:
+        self._state = ConnectionState.CONNECTING
+        self._session = self._given_session or aiohttp.ClientSession()
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stop()
+        self._sink.on_connection(self.name, ConnectionState.CLOSED)
+        self._log.info("binance.stopped")
+
+    async def _start(self) -> None:
+        s = self.settings
+        assert self._session is not None
+        host = self._urls.rest.split("://", 1)[-1].split("/", 1)[0]
+        budget = self._budgets.budget(host, [RateLimit(WEIGHT, 60_000, s.default_weight_limit)])
+        self.rest = BinanceRest(
+            self.name, s.market, HttpClient(self._session, self.name, timeout_s=s.request_timeout_s), self._urls.rest,
+            budget, self._clock, self.offset, api_key=s.api_key.get_secret_value() if s.api_key else None,
+            signer=self._signer(), recv_window_ms=s.recv_window_ms, max_retries=s.max_retries,
+            backoff=Backoff(s.backoff_base_s, s.backoff_cap_s), rng=self._rng,
+        )
+        await self.rest.sync_time()
+        self._load(await self.rest.exchange_info())
+        self.data = MarketData(self.name, s, self._urls, self._instruments, self.rest, self._clock, self._sink,
+                               self._on_stream_state, self._rng)
+        for conn, stream in self.data.streams.items():
+            self._spawn(stream.run(), f"binance-stream:{self.name}:{conn}")
+        self._spawn(self.data.run_snapshots(), f"binance-snapshots:{self.name}")
+        self._spawn(self._upkeep(), f"binance-upkeep:{self.name}")
+        self._log.info("binance.started", symbols=list(self._instruments), rest=self._urls.rest,
+                       streams={c: st.url().split("?")[0] for c, st in self.data.streams.items()})
+
+    async def _stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        if self._session is not None and self._given_session is None:
+            await self._session.close()
+        self._session = None
+        self._state = ConnectionState.CLOSED
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("binance.task_failed", task=task.get_name(), exc_info=task.exception())
+            if self._state is not ConnectionState.CLOSED:
+                self._set_state(ConnectionState.RECONNECTING, f"{task.get_name()} failed")
+
+    def _signer(self) -> Signer | None:
+        s = self.settings
+        if s.ed25519_private_key is not None:
+            return Ed25519Signer(s.ed25519_private_key.get_secret_value())
+        if s.api_secret is not None:
+            return HmacSigner(s.api_secret.get_secret_value())
+        return None
+
+    def _load(self, info: ExchangeInfo) -> None:
+        by_unified = {}
+        for symbol_info in info.symbols:
+            instrument = to_instrument(symbol_info, self.settings.market, self.name)
+            if instrument is not None and instrument.symbol in self.settings.symbols:
+                by_unified[instrument.symbol] = instrument
+        missing = [s for s in self.settings.symbols if s not in by_unified]
+        if missing:
+            raise LookupFailed(f"{self.name}: exchangeInfo has no {missing}", code=ErrorCode.UNKNOWN_SYMBOL,
+                               details={"venue": self.name, "symbols": missing})
+        self._instruments = {s: by_unified[s] for s in self.settings.symbols}
+        self._symbols = SymbolMap(list(self._instruments.values()))
+        limits = [lim for lim in to_rate_limits(info.rateLimits) if lim.kind == WEIGHT]
+        if limits and self.rest is not None:
+            self.rest.budget.configure(limits)
+
+    # --- streams ------------------------------------------------------------------------------------
+
+    def _on_stream_state(self, conn: str, state: ConnectionState, reason: str | None) -> None:
+        data = self.data
+        if state is ConnectionState.OPEN:
+            if data is not None and data.is_open:
+                self._set_state(ConnectionState.OPEN, None)
+        else:
+            self._set_state(ConnectionState.RECONNECTING, f"{conn}: {reason}")
+
+    def _set_state(self, state: ConnectionState, reason: str | None) -> None:
+        if state is self._state:
+            return
+        self._state = state
+        self._log.info("binance.state", state=str(state), reason=reason)
+        self._sink.on_connection(self.name, state, reason)
+
+    async def _upkeep(self) -> None:
+        # Server-time re-sync and exchangeInfo refresh, each on its own period; a failure waits a period.
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        next_sync = loop.time() + s.time_sync_interval_s
+        next_info = loop.time() + s.instruments_refresh_s
+        while True:
+            await asyncio.sleep(max(0.0, min(next_sync, next_info) - loop.time()))
+            now = loop.time()
+            try:
+                if now >= next_sync:
+                    next_sync = now + s.time_sync_interval_s
+                    await self._rest().sync_time()
+                if now >= next_info:
+                    next_info = now + s.instruments_refresh_s
+                    self._load(await self._rest().exchange_info())
+            except GatewayError as exc:
+                self._log.warning("binance.upkeep_failed", error=exc.message)
+
+    def _rest(self) -> BinanceRest:
+        if self.rest is None:
+            raise GatewayError(f"{self.name} is not running", code=ErrorCode.VENUE_UNAVAILABLE)
+        return self.rest
+
+    def _native(self, symbol: str) -> str:
+        try:
+            return self._symbols.native(symbol)
+        except KeyError:
+            raise LookupFailed(f"unknown symbol {symbol!r} on {self.name}", code=ErrorCode.UNKNOWN_SYMBOL,
+                               details={"venue": self.name, "symbol": symbol}) from None
+
+    # --- market data on demand ----------------------------------------------------------------------
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        return to_ticker(await self._rest().ticker_24h(self._native(symbol)), self.name, symbol)
+
+    async def fetch_depth(self, symbol: str, limit: int) -> Depth:
+        native = self._native(symbol)
+        wire_limit = limit
+        if self._usdm:  # futures accepts only a few limits: ask for the next one up, return `limit`
+            wire_limit = next((v for v in USDM_DEPTH_LIMITS if v >= limit), USDM_DEPTH_LIMITS[-1])
+        snap = await self._rest().depth(native, max(1, min(wire_limit, 5_000)))
+        now = self._clock.now_ms()
+        return to_depth(to_levels(snap.bids[:limit]), to_levels(snap.asks[:limit]), snap.lastUpdateId, self.name,
+                        symbol, snap.T or self.offset.server_now(now), now)
+
+    async def fetch_trades(self, symbol: str, limit: int) -> list[Trade]:
+        rows = await self._rest().trades(self._native(symbol), max(1, min(limit, 1_000)))
+        return to_rest_trades(rows, self.name, symbol, self._clock.now_ms())
+
+    async def fetch_klines(
+        self, symbol: str, interval: str, limit: int, start: int | None = None, end: int | None = None
+    ) -> list[Kline]:
+        rows = await self._rest().klines(self._native(symbol), interval, max(1, min(limit, 1_000)), start, end)
+        return to_klines(rows, self.name, symbol, interval, self.offset.server_now(self._clock.now_ms()))
+
+    # --- trading: slice 2 ---------------------------------------------------------------------------
+
+    def _not_yet(self, what: str) -> NoReturn:
+        raise GatewayError(f"binance {what} {_SLICE_2}", code=ErrorCode.NOT_SUPPORTED,
+                           details={"venue": self.name})
+
+    async def place_order(self, request: OrderRequest) -> OrderUpdate:
+        self._not_yet("place_order")
+
+    async def cancel_order(self, symbol: str, order_id: str | None = None,
+                           client_order_id: str | None = None) -> OrderUpdate:
+        self._not_yet("cancel_order")
+
+    async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
+        self._not_yet("cancel_all")
+
+    async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
+                          qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
+        self._not_yet("amend_order")
+
+    async def get_order(self, symbol: str, order_id: str | None = None,
+                        client_order_id: str | None = None) -> OrderUpdate | None:
+        self._not_yet("get_order")
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        self._not_yet("open_orders")
+
+    async def orders_since(self, since_ms: int) -> list[OrderUpdate]:
+        self._not_yet("orders_since")
+
+    async def fills_since(self, since_ms: int) -> list[Fill]:
+        self._not_yet("fills_since")
+
+    async def balances(self) -> list[Balance]:
+        self._not_yet("balances")
+
+    async def positions(self) -> list[Position]:
+        self._not_yet("positions")
+
+    async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]:
+        self._not_yet("set_leverage")
+
+    async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
+        self._not_yet("set_margin_type")

@@ -1,0 +1,118 @@
+"""Settings of a Binance venue session (venue kind ``binance``): one market, spot or USD-M futures.
+
+Facts and their sources: ../shared/venues/binance.md. What the fact sheet marks **unverified** is a
+setting here, so it can be corrected without a release (see docs/venues/binance.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from gateway.core.events import KLINE_INTERVALS
+from gateway.core.symbols import parse_symbol
+from gateway.venues.binance.urls import ResolvedUrls, resolve_urls
+
+__all__ = ["SPOT_DEPTH_LIMITS", "USDM_DEPTH_LIMITS", "BinanceSettings", "BinanceUrlSettings"]
+
+USDM_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # fact sheet §4: /fapi/v1/depth valid limits
+SPOT_DEPTH_LIMITS = (1, 5000)  # fact sheet §2: /api/v3/depth limit 1..5000
+_SPOT_SPEEDS = (100, 1000)  # @depth@100ms, @depth (fact sheet §6.1)
+_USDM_SPEEDS = (100, 250, 500)  # @depth@100ms, @depth (250 ms), @depth@500ms (fact sheet §6.2)
+
+
+class BinanceUrlSettings(BaseModel):
+    """Overrides of the base URLs (None: the fact sheet's default for the market and testnet flag)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rest: str | None = Field(None, description="REST base, e.g. https://api.binance.com")
+    stream_public: str | None = Field(None, description="stream base for depth/bookTicker (spot: all streams)")
+    stream_market: str | None = Field(None, description="usdm: stream base for aggTrade/kline/markPrice")
+    stream_private: str | None = Field(None, description="usdm: user-data stream base (slice 2)")
+    ws_api: str | None = Field(None, description="WebSocket API URL (slice 2)")
+
+
+class BinanceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["binance"] = "binance"
+    market: Literal["spot", "usdm"] = Field("spot", description="spot, or usdm (USDT-margined futures)")
+    testnet: bool = False
+    api_key: SecretStr | None = Field(None, description="X-MBX-APIKEY; market data needs none")
+    api_secret: SecretStr | None = Field(None, description="HMAC secret (or use ed25519_private_key)")
+    ed25519_private_key: SecretStr | None = Field(None, description="PEM (PKCS#8) Ed25519 private key")
+    urls: BinanceUrlSettings = BinanceUrlSettings()
+    symbols: list[str] = Field(min_length=1, description="unified symbols to stream, e.g. BTC/USDT, BTC/USDT:USDT")
+
+    recv_window_ms: int = Field(5_000, ge=1, le=60_000, description="recvWindow of signed requests")
+    request_timeout_s: float = Field(10.0, gt=0, le=120)
+    max_retries: int = Field(4, ge=0, le=20, description="retries of a read after 429 / 5xx / network errors")
+    backoff_base_s: float = Field(0.5, ge=0, le=60)
+    backoff_cap_s: float = Field(30.0, ge=0, le=600)
+    weight_limit: int | None = Field(
+        None, gt=0, description="REQUEST_WEIGHT per minute until exchangeInfo tells (None: spot 6000, usdm 2400)"
+    )
+    weight_safety: float = Field(0.9, gt=0, le=1, description="fraction of each limit this daemon spends")
+    time_sync_interval_s: float = Field(300.0, gt=0, description="server-time offset refresh period")
+    instruments_refresh_s: float = Field(3_600.0, gt=0, description="exchangeInfo refresh period")
+
+    depth_snapshot_limit: int = Field(1_000, description="levels of the REST snapshot the local book starts from")
+    depth_update_ms: int = Field(100, description="diff-depth speed: spot 100|1000, usdm 100|250|500")
+    published_depth: int = Field(50, gt=0, le=1_000, description="levels per side in the depth events pushed")
+    book_buffer_limit: int = Field(10_000, gt=0, description="diffs buffered per symbol while a snapshot loads")
+    trade_stream: Literal["trade", "aggTrade"] | None = Field(
+        None, description="None: trade on spot, aggTrade on usdm (usdm @trade routing is unverified)"
+    )
+    kline_intervals: list[str] = Field(default_factory=lambda: ["1m"])
+    mark_price_1s: bool = Field(True, description="usdm: markPrice@1s instead of the 3 s stream")
+
+    ws_ping_interval_s: float | None = Field(30.0, gt=0, description="client pings (the server pings too)")
+    ws_ping_timeout_s: float | None = Field(30.0, gt=0)
+    ws_max_age_s: float = Field(23.5 * 3_600, gt=0, le=24 * 3_600, description="renew before the 24 h cut-off")
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified(cls, value: list[str]) -> list[str]:
+        return [str(parse_symbol(s)) for s in value]
+
+    @field_validator("kline_intervals")
+    @classmethod
+    def _intervals(cls, value: list[str]) -> list[str]:
+        unknown = [i for i in value if i not in KLINE_INTERVALS]
+        if unknown:
+            raise ValueError(f"unknown kline intervals {unknown}; known: {sorted(KLINE_INTERVALS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> BinanceSettings:
+        perp = self.market == "usdm"
+        for symbol in self.symbols:
+            if (parse_symbol(symbol).settle is not None) != perp:
+                raise ValueError(f"symbol {symbol!r} does not belong to market {self.market!r}")
+        if perp:
+            if self.depth_snapshot_limit not in USDM_DEPTH_LIMITS:
+                raise ValueError(f"usdm depth_snapshot_limit must be one of {USDM_DEPTH_LIMITS}")
+            if self.depth_update_ms not in _USDM_SPEEDS:
+                raise ValueError(f"usdm depth_update_ms must be one of {_USDM_SPEEDS}")
+        else:
+            if not SPOT_DEPTH_LIMITS[0] <= self.depth_snapshot_limit <= SPOT_DEPTH_LIMITS[1]:
+                raise ValueError("spot depth_snapshot_limit must be within 1..5000")
+            if self.depth_update_ms not in _SPOT_SPEEDS:
+                raise ValueError(f"spot depth_update_ms must be one of {_SPOT_SPEEDS}")
+        if self.api_key is not None and self.api_secret is None and self.ed25519_private_key is None:
+            raise ValueError("api_key needs api_secret or ed25519_private_key")
+        return self
+
+    @property
+    def resolved_urls(self) -> ResolvedUrls:
+        """Return the URLs in force: the overrides on top of the defaults."""
+        return resolve_urls(self.market, self.testnet, self.urls.model_dump())
+
+    @property
+    def default_weight_limit(self) -> int:
+        """REQUEST_WEIGHT per minute assumed until exchangeInfo says (fact sheet §2: 6000; §4: 2400)."""
+        if self.weight_limit is not None:
+            return self.weight_limit
+        return 2_400 if self.market == "usdm" else 6_000
