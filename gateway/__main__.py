@@ -6,6 +6,7 @@
     gateway orders [--account A] [--json]  open orders of every strategy            (admin key)
     gateway cancel-all [--account A]       cancel every open order                  (admin key)
     gateway kill-switch on|off             refuse every new order / release it      (admin key)
+    gateway sim-serve --dialect binance    the sim exchange behind a venue's own API (paper trading, tests)
 
 The ops commands talk to the daemon's ops HTTP server (`--url`, default http://127.0.0.1:8080); the
 admin key comes from `--admin-key` or the environment variable GATEWAY_ADMIN_KEY.
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     kill = sub.add_parser("kill-switch", help="refuse every new order (on) or release (off) (admin key)")
     kill.add_argument("state", choices=["on", "off"])
     kill.add_argument("--cancel-open", action="store_true", help="with on: cancel every open order too")
+    from gateway.simserver.cli import add_arguments as add_sim_serve_arguments
+
+    add_sim_serve_arguments(sub.add_parser("sim-serve", help="serve a venue dialect of the sim exchange"))
     for ops in (status, orders, cancel, kill):
         ops.add_argument("--url", default="http://127.0.0.1:8080", help="the daemon's ops HTTP server")
         ops.add_argument("--admin-key", default=os.environ.get("GATEWAY_ADMIN_KEY"), help=argparse.SUPPRESS)
@@ -64,7 +68,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.config, args.secrets_dir)
     if args.command in _OPS:
         return _ops(args)
+    if args.command == "sim-serve":
+        return _sim_serve(args)
     return _run(args)
+
+
+def _sim_serve(args: argparse.Namespace) -> int:
+    from gateway.logconfig import configure_logging
+    from gateway.simserver.cli import serve
+
+    # stdout carries the one line with the URLs; logs go to stderr.
+    configure_logging("info", "auto", secrets=[args.api_secret] if args.api_secret else (), stream=sys.stderr)
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        return await serve(args, stop)
+
+    return asyncio.run(run())
 
 
 # --- ops commands: the daemon's ops HTTP server -------------------------------------------------------

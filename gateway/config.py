@@ -12,10 +12,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -24,17 +33,29 @@ from pydantic_settings import (
 )
 
 from gateway.api.config import ApiSettings, HttpSettings
+from gateway.api.fmz.config import FmzSettings
 from gateway.core.errors import ConfigError
 from gateway.market.config import MarketSettings
+from gateway.orders.brackets.config import BracketsSettings
 from gateway.orders.config import OrdersSettings
+from gateway.venues.binance.config import BinanceSettings
 from gateway.venues.sim.config import SimSettings
 
 __all__ = ["LogSettings", "Settings", "collect_secrets", "format_errors", "load_settings"]
 
 DEFAULT_SECRETS_DIR = "/run/secrets"
 
-# One member per venue kind; becomes a discriminated union on `kind` as venues land.
-VenueSettings = SimSettings
+
+def _venue_kind(value: Any) -> str:
+    # `kind` picks the venue's settings model; a venue without one is the sim (as before kinds existed).
+    return str(value.get("kind", "sim") if isinstance(value, dict) else getattr(value, "kind", "sim"))
+
+
+# One member per venue kind, discriminated by `kind`.
+_VENUE_KINDS = frozenset({"sim", "binance"})
+VenueSettings = Annotated[
+    Annotated[SimSettings, Tag("sim")] | Annotated[BinanceSettings, Tag("binance")], Discriminator(_venue_kind)
+]
 
 
 class LogSettings(BaseModel):
@@ -64,10 +85,12 @@ class Settings(BaseSettings):
     default_venue: str | None = None
     api: ApiSettings = ApiSettings()
     http: HttpSettings = HttpSettings()
+    fmz: FmzSettings = FmzSettings()
     market: MarketSettings = MarketSettings()
     log: LogSettings = LogSettings()
     persistence: PersistenceSettings = PersistenceSettings()
     orders: OrdersSettings = OrdersSettings()
+    brackets: BracketsSettings = BracketsSettings()
     shutdown_timeout_s: float = Field(5.0, gt=0, le=300)
 
     @model_validator(mode="after")
@@ -86,6 +109,7 @@ class Settings(BaseSettings):
             unknown = (strategy.accounts or frozenset()) - set(self.venues)
             if unknown:
                 raise ValueError(f"strategy {strategy.name!r} names unknown accounts {sorted(unknown)}")
+        self.fmz.check(self.api.strategies, self.venues)
         return self
 
     @classmethod
@@ -132,7 +156,10 @@ def format_errors(exc: ValidationError) -> str:
     """One line per error: the dotted key path, then what is wrong. Input values are never echoed."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "(root)"
+        loc = error["loc"]
+        if len(loc) > 2 and loc[0] == "venues" and loc[2] in _VENUE_KINDS:
+            loc = loc[:2] + loc[3:]  # the union's tag (the venue kind) is not a key the user wrote
+        path = ".".join(str(part) for part in loc) or "(root)"
         lines.append(f"{path}: {error['msg']}")
     return "\n".join(lines)
 

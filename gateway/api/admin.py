@@ -48,8 +48,10 @@ def admin_routes(
     admin_key: SecretStr | None,
     orders: Callable[[], OrderService | None],
     venues: Mapping[str, VenueAdapter],
+    reconcile: Callable[[str], Awaitable[bool]] | None = None,
 ) -> list[web.RouteDef]:
-    """Build the admin routes. `orders` returns the order service once it runs (None before)."""
+    """Build the admin routes. `orders` returns the order service once it runs (None before);
+    `reconcile(venue)` brings the gateway's view in line after a reset (default: the order service's)."""
 
     def guarded(handler: Handler) -> Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
@@ -111,7 +113,7 @@ def admin_routes(
             return _error(ErrorCode.UNKNOWN_VENUE, f"{name!r} is not a venue that can be reset", 404)
         log.warning("venue.reset", venue=name)
         await reset()
-        reconciled = await service().reconcile(name)
+        reconciled = await (reconcile or service().reconcile)(name)
         return _json({"venue": name, "reset": True, "reconciled": reconciled})
 
     return [

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from gateway.core.clock import Clock
 from gateway.core.ports import VenueAdapter
+from gateway.venues.binance.config import BinanceSettings
+from gateway.venues.common.ratelimit import HostBudgets
 from gateway.venues.sim.config import SimSettings
 
 __all__ = ["build_venue"]
 
 
-def build_venue(name: str, settings: SimSettings, clock: Clock) -> VenueAdapter:
+def build_venue(name: str, settings: SimSettings | BinanceSettings, clock: Clock, budgets: HostBudgets) -> VenueAdapter:
+    """Build one venue session. `budgets` is the process's per-host request budgets: a venue's limits are
+    per IP, so every session calling one host must share one budget (ANCHORS item 9)."""
     if isinstance(settings, SimSettings):
         from gateway.venues.sim.adapter import SimAdapter
 
         return SimAdapter(name, settings, clock)
+    if isinstance(settings, BinanceSettings):
+        from gateway.venues.binance.adapter import BinanceAdapter
+
+        return BinanceAdapter(name, settings, clock, budgets=budgets)
     raise ValueError(f"unsupported venue kind {getattr(settings, 'kind', '?')!r}")

@@ -204,7 +204,11 @@ async def test_a_fill_the_venue_never_pushed_is_found_by_the_periodic_reconcilia
     from gateway.core.enums import OrderType, Side
     from gateway.venues.sim.market import HOUSE
 
-    gateway = await gateway_factory(api=api_settings(), orders=OrdersSettings(reconcile_interval_ms=200))
+    from gateway.venues.sim.config import SimSettings
+
+    # A frozen synthetic market (one step per ~17 min): nothing but this test moves the book.
+    gateway = await gateway_factory(api=api_settings(), venues={"sim": SimSettings(message_rate=0.001)},
+                                    orders=OrdersSettings(reconcile_interval_ms=200))
     async with GatewayClient(f"ws://127.0.0.1:{gateway.api.port}/ws", api_key=LOCAL_KEY) as client:
         await client.subscribe(["sim@fill"])
         bid, _ = await best(client, "BTC/USDT")
