@@ -48,7 +48,8 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     async with BinanceDialect(settings, host=args.host, port=args.port) as dialect:
         line = {"event": "simserver.listening", "dialect": args.dialect, "rest": dialect.rest_url,
                 "spot_streams": dialect.ws_url, "usdm_public_streams": f"{dialect.ws_url}/public",
-                "usdm_market_streams": f"{dialect.ws_url}/market"}
+                "usdm_market_streams": f"{dialect.ws_url}/market", "usdm_private_streams": f"{dialect.ws_url}/private",
+                "spot_ws_api": f"{dialect.ws_url}/ws-api/v3", "usdm_ws_api": f"{dialect.ws_url}/ws-fapi/v1"}
         sys.stdout.write(orjson.dumps(line).decode() + "\n")
         sys.stdout.flush()
         await stop.wait()

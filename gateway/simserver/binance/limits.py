@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-__all__ = ["Admission", "IpLimiter", "SignatureCheck", "check_signed"]
+__all__ = ["Admission", "IpLimiter", "SignatureCheck", "check_signed", "check_ws_signed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +164,37 @@ def _signature_ok(key: str, payload: str, signature: str) -> bool:
         return True
     expected = hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature.lower())
+
+
+def check_ws_signed(params: dict[str, object], keys: dict[str, str], now_ms: int,
+                    max_recv_window: int = 60_000) -> SignatureCheck:
+    """Check a signed WebSocket API request (§1.4): every param but ``signature``, sorted by name, ``k=v``
+    joined with ``&`` (values as sent: integers as digits, booleans lower-case), signed with the key of
+    ``apiKey``; then the same timestamp rules as REST."""
+    api_key = params.get("apiKey")
+    if not isinstance(api_key, str) or api_key not in keys:
+        return SignatureCheck(-2015, "Invalid API-key, IP, or permissions for action.")
+    signature = params.get("signature")
+    if not isinstance(signature, str):
+        return SignatureCheck(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+    payload = "&".join(f"{k}={_ws_value(params[k])}" for k in sorted(params) if k != "signature")
+    if not _signature_ok(keys[api_key], payload, signature):
+        return SignatureCheck(-1022, "Signature for this request is not valid.")
+    try:
+        timestamp = int(params.get("timestamp"))  # type: ignore[arg-type]
+        recv_window = int(float(params.get("recvWindow", 5000)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return SignatureCheck(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+    if recv_window > max_recv_window:
+        return SignatureCheck(-1131, "recvWindow must be less than 60000")
+    if timestamp >= now_ms + 1000:
+        return SignatureCheck(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if now_ms - timestamp > recv_window:
+        return SignatureCheck(-1021, "Timestamp for this request is outside of the recvWindow.")
+    return SignatureCheck(0)
+
+
+def _ws_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -23,7 +23,7 @@ from gateway.simserver.binance.limits import Admission, check_signed
 if TYPE_CHECKING:
     from gateway.simserver.binance.server import BinanceDialect
 
-__all__ = ["ApiError", "build_routes", "rest_middleware"]
+__all__ = ["ApiError", "Endpoint", "build_routes", "rest_middleware"]
 
 _USDM_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
@@ -37,7 +37,7 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Endpoint:
+class Endpoint:
     market: str  # spot | usdm
     weight: Callable[[web.Request], int]
     handler: Callable[[BinanceDialect, str, web.Request], Awaitable[Any]]
@@ -58,7 +58,7 @@ def rest_middleware(dialect: BinanceDialect) -> Callable[..., Awaitable[web.Stre
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                          ) -> web.StreamResponse:
-        endpoint: _Endpoint | None = request.match_info.route.resource and dialect.endpoints.get(
+        endpoint: Endpoint | None = request.match_info.route.resource and dialect.endpoints.get(
             request.match_info.route.resource.canonical)
         if endpoint is None:
             return await handler(request)
@@ -225,27 +225,27 @@ def _fixed(weight: int, without_symbol: int | None = None) -> Callable[[web.Requ
     return lambda request: weight if "symbol" in request.query else without_symbol
 
 
-def build_routes() -> dict[str, _Endpoint]:
+def build_routes() -> dict[str, Endpoint]:
     """Return path -> endpoint for both markets (weights: fact sheet §2, §4; usdm trades/ticker unverified)."""
     spot = {
-        "/api/v3/ping": _Endpoint("spot", _fixed(1), _ping),
-        "/api/v3/time": _Endpoint("spot", _fixed(1), _time),
-        "/api/v3/exchangeInfo": _Endpoint("spot", _fixed(20), _exchange_info),
-        "/api/v3/depth": _Endpoint("spot", _depth_weight("spot"), _depth),
-        "/api/v3/trades": _Endpoint("spot", _fixed(25), _trades),
-        "/api/v3/klines": _Endpoint("spot", _fixed(2), _klines),
-        "/api/v3/ticker/24hr": _Endpoint("spot", _fixed(2, 80), _ticker_24h),
-        "/api/v3/account": _Endpoint("spot", _fixed(20), _account),
+        "/api/v3/ping": Endpoint("spot", _fixed(1), _ping),
+        "/api/v3/time": Endpoint("spot", _fixed(1), _time),
+        "/api/v3/exchangeInfo": Endpoint("spot", _fixed(20), _exchange_info),
+        "/api/v3/depth": Endpoint("spot", _depth_weight("spot"), _depth),
+        "/api/v3/trades": Endpoint("spot", _fixed(25), _trades),
+        "/api/v3/klines": Endpoint("spot", _fixed(2), _klines),
+        "/api/v3/ticker/24hr": Endpoint("spot", _fixed(2, 80), _ticker_24h),
+        "/api/v3/account": Endpoint("spot", _fixed(20), _account),
     }
     usdm = {
-        "/fapi/v1/ping": _Endpoint("usdm", _fixed(1), _ping),
-        "/fapi/v1/time": _Endpoint("usdm", _fixed(1), _time),
-        "/fapi/v1/exchangeInfo": _Endpoint("usdm", _fixed(1), _exchange_info),
-        "/fapi/v1/depth": _Endpoint("usdm", _depth_weight("usdm"), _depth),
-        "/fapi/v1/trades": _Endpoint("usdm", _fixed(5), _trades),
-        "/fapi/v1/klines": _Endpoint("usdm", _fixed(2), _klines),
-        "/fapi/v1/ticker/24hr": _Endpoint("usdm", _fixed(1, 40), _ticker_24h),
-        "/fapi/v2/balance": _Endpoint("usdm", _fixed(5), _account),
-        "/fapi/v3/balance": _Endpoint("usdm", _fixed(5), _account),
+        "/fapi/v1/ping": Endpoint("usdm", _fixed(1), _ping),
+        "/fapi/v1/time": Endpoint("usdm", _fixed(1), _time),
+        "/fapi/v1/exchangeInfo": Endpoint("usdm", _fixed(1), _exchange_info),
+        "/fapi/v1/depth": Endpoint("usdm", _depth_weight("usdm"), _depth),
+        "/fapi/v1/trades": Endpoint("usdm", _fixed(5), _trades),
+        "/fapi/v1/klines": Endpoint("usdm", _fixed(2), _klines),
+        "/fapi/v1/ticker/24hr": Endpoint("usdm", _fixed(1, 40), _ticker_24h),
+        "/fapi/v2/balance": Endpoint("usdm", _fixed(5), _account),
+        "/fapi/v3/balance": Endpoint("usdm", _fixed(5), _account),
     }
     return {**spot, **usdm}

@@ -36,8 +36,11 @@ from gateway.simserver.binance.depth import DepthFeed
 from gateway.simserver.binance.limits import IpLimiter
 from gateway.simserver.binance.rest import ApiError, build_routes, rest_middleware
 from gateway.simserver.binance.streams import StreamHub
+from gateway.simserver.binance.trade_rest import trading_endpoints
+from gateway.simserver.binance.userhub import UserHub
 from gateway.venues.sim.config import SimSettings
 from gateway.venues.sim.market import SyntheticMarket, build_engine
+from gateway.venues.sim.records import BookEvent, EngineEvent
 
 __all__ = ["BinanceDialect", "BinanceFaults", "DialectSettings"]
 
@@ -91,6 +94,9 @@ class BinanceFaults:
     ban_s: float = 5.0
     rest_delay_ms: float = 0.0  # every REST answer waits this long
     time_offset_ms: int = 0  # the server clock runs this far ahead of the machine's
+    drop_order_acks: int = 0  # next N order placements execute but are never answered (the client times out)
+    order_ack_delay_ms: float = 0.0  # order placements are answered this late (after executing)
+    mute_user_stream: bool = False  # user events are not delivered (a silent stream)
     skipped_depth_updates: int = 0  # how many were skipped so far
 
 
@@ -134,7 +140,8 @@ class BinanceDialect:
             "usdm": StreamHub(True, ping_interval_s=s.usdm_ping_s, max_age_s=s.max_connection_age_s,
                               max_incoming_per_s=10),
         }
-        self.endpoints = build_routes()
+        self.endpoints = {**build_routes(), **trading_endpoints()}
+        self.user_hub = UserHub(self)
         self.requests = 0
         self.steps = 0
         self._runner: web.AppRunner | None = None
@@ -156,6 +163,18 @@ class BinanceDialect:
             app.router.add_get(f"{prefix}/stream", self._stream_handler(market, tier, combined=True))
             app.router.add_get(f"{prefix}/ws", self._stream_handler(market, tier, combined=False))
             app.router.add_get(f"{prefix}/ws/{{streams:.+}}", self._stream_handler(market, tier, combined=False))
+        hub = self.user_hub
+        for path in ("/private/ws", "/private/ws/{key}", "/private/stream"):
+            app.router.add_get(path, hub.handle_private)
+
+        async def spot_ws_api(request: web.Request) -> web.StreamResponse:
+            return await hub.handle_ws_api(request, "spot")
+
+        async def ws_fapi(request: web.Request) -> web.StreamResponse:
+            return await hub.handle_ws_api(request, "usdm")
+
+        app.router.add_get("/ws-api/v3", spot_ws_api)
+        app.router.add_get("/ws-fapi/v1", ws_fapi)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -174,6 +193,7 @@ class BinanceDialect:
             await asyncio.wait({task})
         for hub in self.hubs.values():
             await hub.close_all(1001)
+        await self.user_hub.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -189,9 +209,11 @@ class BinanceDialect:
     def urls(self, market: str) -> dict[str, str]:
         """Return the URL overrides pointing a Binance session of `market` (spot | usdm) here."""
         if market == "spot":
-            return {"rest": self.rest_url, "stream_public": self.ws_url, "stream_market": self.ws_url}
+            return {"rest": self.rest_url, "stream_public": self.ws_url, "stream_market": self.ws_url,
+                    "ws_api": f"{self.ws_url}/ws-api/v3"}
         return {"rest": self.rest_url, "stream_public": f"{self.ws_url}/public",
-                "stream_market": f"{self.ws_url}/market"}
+                "stream_market": f"{self.ws_url}/market", "stream_private": f"{self.ws_url}/private",
+                "ws_api": f"{self.ws_url}/ws-fapi/v1"}
 
     def now_ms(self) -> int:
         """Return the server's time (the machine's plus the injected offset)."""
@@ -205,11 +227,47 @@ class BinanceDialect:
             self.steps += 1
             now = self.now_ms()
             for symbol in self.engine.instruments:
-                self._publish(symbol, self.market.step(symbol, now).market_events, now)
+                result = self.market.step(symbol, now)
+                self._publish(symbol, result.market_events, now)
+                self.user_hub.on_engine(result.engine_events, now)
 
     def book(self, symbol: str) -> tuple[int, list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Return (last update id, bids best first, asks best first) of `symbol` (unified) as published."""
         return self.feeds[symbol].snapshot(1_000_000)
+
+    def after_engine_call(self, events: list[EngineEvent], now: int) -> None:
+        """Stream what a user's request changed: the market (tape, book) and the user's own reports."""
+        by_symbol: dict[str, list[MarketEvent]] = {}
+        for event in self.market.observe(events, now):
+            by_symbol.setdefault(event.symbol, []).append(event)
+        for event in events:  # a resting order changes the book without a market event
+            if type(event) is BookEvent:
+                by_symbol.setdefault(event.symbol, [])
+        for symbol, found in by_symbol.items():
+            self._publish(symbol, found, now)
+        self.user_hub.on_engine(events, now)
+
+    async def ack_faults(self) -> None:
+        """Apply the order-ack faults to a placement that has executed: never answer, or answer late."""
+        if self.faults.drop_order_acks > 0:
+            self.faults.drop_order_acks -= 1
+            await asyncio.sleep(3_600)  # the client gives up first; its disconnect cancels this
+        elif self.faults.order_ack_delay_ms:
+            await asyncio.sleep(self.faults.order_ack_delay_ms / 1000)
+
+    def expire_listen_key(self) -> int:
+        """Expire the futures listenKeys now (``listenKeyExpired`` is pushed); return how many."""
+        return self.user_hub.expire()
+
+    def drop_user_streams(self, kind: str | None = None) -> int:
+        """Abort user-data connections (private, spot WS API; or `kind`) without a close frame."""
+        return self.user_hub.drop(kind)
+
+    def native_of(self, symbol: str) -> str:
+        return render.native_of(self.engine.instruments[symbol])
+
+    def market_of_symbol(self, symbol: str) -> str:
+        return self._market_of(self.engine.instruments[symbol])
 
     def drop_connections(self, market: str | None = None) -> int:
         """Abort every stream connection (of `market`, or all); return how many."""

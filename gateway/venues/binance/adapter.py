@@ -1,15 +1,20 @@
-"""`BinanceAdapter`: a Binance spot or USD-M futures session as a `VenueAdapter` (market data: slice 1).
+"""`BinanceAdapter`: a Binance spot or USD-M futures session as a `VenueAdapter`.
 
 Entering it syncs the server-time offset, loads exchangeInfo (instruments of the configured symbols; the
-REQUEST_WEIGHT limits of the host budget), opens the combined market streams and starts:
+REQUEST_WEIGHT limits of the host budget), opens the combined market streams and, with credentials, the
+user-data stream, and starts:
 - one task per stream connection (`stream.MarketStream`: reconnect, resubscribe, renewal before 24 h);
 - the snapshot worker, which loads a REST depth snapshot for every book that wants one (at start, after
   a gap, after a reconnect) and hands it to the book's `BookSync`;
+- the user stream (`userdata`: usdm listenKey stream, spot WebSocket-API subscription) and its watchdog;
+- with ``orders_over_ws`` (usdm), the ws-fapi connection orders go over (`wsapi.WsOrders`);
 - the upkeep task: server-time re-sync and exchangeInfo refresh.
 
-State: `OPEN` once every stream connection is open; `RECONNECTING` (told to the sink) while any is down
-(the market service then polls REST); `CLOSED` after exit. Trading, user data and the WebSocket API land
-in slice 2: those methods raise `GatewayError(NOT_SUPPORTED)`.
+Trading calls go to `execution.BinanceExecution` (REST), or to ws-fapi when it is configured and open.
+
+State: `OPEN` once every connection is open; `RECONNECTING` (told to the sink) while any is down (the
+market service then polls REST; when the session is `OPEN` again, the order service reconciles, which
+covers every order and fill of the gap); `CLOSED` after exit.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
-from typing import NoReturn, Self
+from typing import Any, Self
 
 import aiohttp
 import structlog
@@ -32,18 +37,21 @@ from gateway.venues.binance.auth import Ed25519Signer, HmacSigner, Signer
 from gateway.venues.binance.book import BookSync
 from gateway.venues.binance.config import USDM_DEPTH_LIMITS, BinanceSettings
 from gateway.venues.binance.data import MarketData
+from gateway.venues.binance.execution import BinanceExecution
 from gateway.venues.binance.instruments import SymbolMap, to_instrument, to_rate_limits
 from gateway.venues.binance.parse import to_depth, to_klines, to_levels, to_rest_trades, to_ticker
 from gateway.venues.binance.rest import BinanceRest
 from gateway.venues.binance.schemas import ExchangeInfo
+from gateway.venues.binance.trading import CLIENT_ID_ALPHABET
+from gateway.venues.binance.user_parse import AlgoLinks
+from gateway.venues.binance.userdata import FuturesUserStream, SpotUserStream, UserEvents, UserStream
+from gateway.venues.binance.wsapi import WsOrders
 from gateway.venues.common.http import HttpClient
 from gateway.venues.common.ratelimit import WEIGHT, HostBudgets, RateLimit
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.timesync import TimeOffset
 
 __all__ = ["BinanceAdapter"]
-
-_SLICE_2 = "lands in slice 2 of the Binance venue (issue 5): user data, orders and the WebSocket API"
 
 
 class _NullSink:
@@ -70,7 +78,6 @@ class BinanceAdapter:
     """
 
     kind = "binance"
-    capabilities = Capabilities(market_data_stream=True, post_only=False)
 
     def __init__(
         self,
@@ -99,6 +106,15 @@ class BinanceAdapter:
         self.data: MarketData | None = None
         self.offset = TimeOffset()
         self.rest: BinanceRest | None = None
+        self.links = AlgoLinks()
+        self.execution: BinanceExecution | None = None
+        self.user: UserStream | None = None
+        self.ws_orders: WsOrders | None = None
+        self.capabilities = Capabilities(
+            amend=self._usdm, stop_orders=True, post_only=True, reduce_only=self._usdm, market_data_stream=True,
+            client_order_id_max_len=settings.client_order_id_max_len,
+            client_order_id_alphabet=settings.client_order_id_alphabet or CLIENT_ID_ALPHABET[settings.market],
+        )
         self._log = structlog.get_logger("gateway.venues.binance").bind(venue=name, market=settings.market)
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -154,6 +170,13 @@ class BinanceAdapter:
         for conn, stream in self.data.streams.items():
             self._spawn(stream.run(), f"binance-stream:{self.name}:{conn}")
         self._spawn(self.data.run_snapshots(), f"binance-snapshots:{self.name}")
+        self.execution = BinanceExecution(self.name, s, self.rest, lambda: self._symbols, self._clock, self.links)
+        self._start_user_data()
+        if self._usdm and self.user is not None:
+            try:  # the user stream's position updates carry no leverage: learn it now (v2 positionRisk)
+                await self.execution.positions()
+            except GatewayError as exc:
+                self._log.warning("binance.leverage_unknown", error=exc.message)
         self._spawn(self._upkeep(), f"binance-upkeep:{self.name}")
         self._log.info("binance.started", symbols=list(self._instruments), rest=self._urls.rest,
                        streams={c: st.url().split("?")[0] for c, st in self.data.streams.items()})
@@ -179,6 +202,39 @@ class BinanceAdapter:
             self._log.error("binance.task_failed", task=task.get_name(), exc_info=task.exception())
             if self._state is not ConnectionState.CLOSED:
                 self._set_state(ConnectionState.RECONNECTING, f"{task.get_name()} failed")
+
+    def _start_user_data(self) -> None:
+        s, signer = self.settings, self._signer()
+        if s.api_key is None or signer is None or not s.user_stream:
+            return
+        assert self.rest is not None and self.execution is not None
+        events = UserEvents(self.name, lambda: self._symbols, self.links, self.execution.leverage,
+                            lambda: self._sink, self._clock)
+        if self._usdm:
+            self.user = FuturesUserStream(self.name, s, self._urls.stream_private, self.rest, events, self._clock,
+                                          self._on_stream_state, self._rng)
+            if s.orders_over_ws:
+                self.ws_orders = WsOrders(self.name, s, self._urls.ws_api, s.api_key.get_secret_value(), signer,
+                                          self.offset, self.execution, self._clock, self._rng)
+                self._spawn(self.ws_orders.run(), f"binance-ws-fapi:{self.name}")
+        else:
+            self.user = SpotUserStream(self.name, s, self._urls.ws_api, s.api_key.get_secret_value(), signer,
+                                       self.offset, events, self._clock, self._on_stream_state, self._rng,
+                                       resync_time=self.rest.sync_time)
+        self._spawn(self.user.run(), f"binance-user:{self.name}")
+
+    def status(self) -> dict[str, Any]:
+        """The session's state for /status: connections, the user stream (watchdog), REST counters."""
+        rest = self.rest
+        return {
+            "state": str(self._state), "market": self.settings.market,
+            "streams": {c: st.connection.is_open for c, st in self.data.streams.items()} if self.data else {},
+            "user_stream": self.user.status() if self.user is not None else None,
+            "ws_orders": self.ws_orders.status() if self.ws_orders is not None else None,
+            "rest": None if rest is None else {"requests": rest.requests, "retries": rest.retries,
+                                               "time_resyncs": rest.time_resyncs, "offset_ms": rest.offset.offset_ms,
+                                               "order_counts": dict(rest.order_counts)},
+        }
 
     def _signer(self) -> Signer | None:
         s = self.settings
@@ -207,9 +263,9 @@ class BinanceAdapter:
     # --- streams ------------------------------------------------------------------------------------
 
     def _on_stream_state(self, conn: str, state: ConnectionState, reason: str | None) -> None:
-        data = self.data
+        data, user = self.data, self.user
         if state is ConnectionState.OPEN:
-            if data is not None and data.is_open:
+            if data is not None and data.is_open and (user is None or user.state is ConnectionState.OPEN):
                 self._set_state(ConnectionState.OPEN, None)
         else:
             self._set_state(ConnectionState.RECONNECTING, f"{conn}: {reason}")
@@ -277,47 +333,59 @@ class BinanceAdapter:
         rows = await self._rest().klines(self._native(symbol), interval, max(1, min(limit, 1_000)), start, end)
         return to_klines(rows, self.name, symbol, interval, self.offset.server_now(self._clock.now_ms()))
 
-    # --- trading: slice 2 ---------------------------------------------------------------------------
+    # --- trading (execution.BinanceExecution) ------------------------------------------------------
 
-    def _not_yet(self, what: str) -> NoReturn:
-        raise GatewayError(f"binance {what} {_SLICE_2}", code=ErrorCode.NOT_SUPPORTED,
-                           details={"venue": self.name})
+    def _exec(self) -> BinanceExecution:
+        if self.execution is None:
+            raise GatewayError(f"{self.name} is not running", code=ErrorCode.VENUE_UNAVAILABLE)
+        return self.execution
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        self._not_yet("place_order")
+        return await self._orders().place_order(request)
 
     async def cancel_order(self, symbol: str, order_id: str | None = None,
                            client_order_id: str | None = None) -> OrderUpdate:
-        self._not_yet("cancel_order")
+        return await self._orders().cancel_order(symbol, order_id, client_order_id)
 
     async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
-        self._not_yet("cancel_all")
+        return await self._exec().cancel_all(symbol)
 
     async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
                           qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
-        self._not_yet("amend_order")
+        return await self._orders().amend_order(symbol, order_id, client_order_id, qty, price)
 
     async def get_order(self, symbol: str, order_id: str | None = None,
                         client_order_id: str | None = None) -> OrderUpdate | None:
-        self._not_yet("get_order")
+        return await self._orders().get_order(symbol, order_id, client_order_id)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        self._not_yet("open_orders")
+        return await self._exec().open_orders(symbol)
 
     async def orders_since(self, since_ms: int) -> list[OrderUpdate]:
-        self._not_yet("orders_since")
+        return await self._exec().orders_since(since_ms)
 
     async def fills_since(self, since_ms: int) -> list[Fill]:
-        self._not_yet("fills_since")
+        return await self._exec().fills_since(since_ms)
 
     async def balances(self) -> list[Balance]:
-        self._not_yet("balances")
+        return await self._exec().balances()
 
     async def positions(self) -> list[Position]:
-        self._not_yet("positions")
+        return await self._exec().positions()
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]:
-        self._not_yet("set_leverage")
+        return await self._exec().set_leverage(symbol, leverage)
 
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
-        self._not_yet("set_margin_type")
+        return await self._exec().set_margin_type(symbol, margin_type)
+
+    async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any:
+        """`RawVenue`: forward a call to Binance's REST API through the signed client (``venue.raw``)."""
+        return await self._exec().raw_request(http_method, path, params)
+
+    def _orders(self) -> BinanceExecution | WsOrders:
+        # Order calls go over ws-fapi when configured and connected; REST otherwise (the fallback).
+        ws = self.ws_orders
+        if ws is not None and ws.is_open:
+            return ws
+        return self._exec()

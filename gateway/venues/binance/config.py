@@ -30,8 +30,8 @@ class BinanceUrlSettings(BaseModel):
     rest: str | None = Field(None, description="REST base, e.g. https://api.binance.com")
     stream_public: str | None = Field(None, description="stream base for depth/bookTicker (spot: all streams)")
     stream_market: str | None = Field(None, description="usdm: stream base for aggTrade/kline/markPrice")
-    stream_private: str | None = Field(None, description="usdm: user-data stream base (slice 2)")
-    ws_api: str | None = Field(None, description="WebSocket API URL (slice 2)")
+    stream_private: str | None = Field(None, description="usdm: user-data stream base, e.g. .../private")
+    ws_api: str | None = Field(None, description="WebSocket API URL (spot: user data; usdm: ws-fapi orders)")
 
 
 class BinanceSettings(BaseModel):
@@ -72,6 +72,31 @@ class BinanceSettings(BaseModel):
     ws_ping_timeout_s: float | None = Field(30.0, gt=0)
     ws_max_age_s: float = Field(23.5 * 3_600, gt=0, le=24 * 3_600, description="renew before the 24 h cut-off")
 
+    # --- trading and user data (slice 2) ---------------------------------------------------------------
+    client_order_id_alphabet: str | None = Field(
+        None, description="regex class body of client order ids (None: spot A-Za-z0-9_- (unverified), "
+                          "usdm .A-Z:/a-z0-9_-)")
+    client_order_id_max_len: int = Field(36, ge=1, le=36)
+    working_type: Literal["CONTRACT_PRICE", "MARK_PRICE"] = Field(
+        "CONTRACT_PRICE", description="usdm conditional orders: the price their trigger watches")
+    price_protect: bool = Field(False, description="usdm conditional orders: priceProtect")
+    history_window_s: float | None = Field(
+        None, gt=0, description="span of one allOrders / myTrades / userTrades query (None: spot 24 h; usdm 7 d, "
+                                "unverified)")
+    max_catchup_s: float = Field(7 * 86_400, gt=0, description="how far back a catch-up reads at most")
+    balance_version: Literal["v2", "v3"] = Field("v3", description="usdm /fapi/<v>/balance")
+    position_risk_version: Literal["v2", "v3"] = Field(
+        "v2", description="usdm /fapi/<v>/positionRisk (v2 carries leverage and margin type; v3 does not)")
+    user_stream: bool = Field(True, description="open the user-data stream (needs api_key)")
+    listen_key_keepalive_s: float = Field(1_800.0, gt=0, le=3_600, description="usdm listenKey keepalive period")
+    user_stream_silence_s: float | None = Field(
+        900.0, gt=0, description="the watchdog flags a user stream silent this long (None: no watchdog)")
+    user_stream_silence_action: Literal["flag", "reconnect"] = Field(
+        "reconnect", description="reconnect: also renew the connection (the gateway then reconciles)")
+    orders_over_ws: bool = Field(
+        False, description="usdm: place / cancel / amend / query orders over ws-fapi, REST as the fallback")
+    ws_api_timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one WebSocket API request")
+
     @field_validator("symbols")
     @classmethod
     def _unified(cls, value: list[str]) -> list[str]:
@@ -109,6 +134,13 @@ class BinanceSettings(BaseModel):
     def resolved_urls(self) -> ResolvedUrls:
         """Return the URLs in force: the overrides on top of the defaults."""
         return resolve_urls(self.market, self.testnet, self.urls.model_dump())
+
+    @property
+    def resolved_history_window_s(self) -> float:
+        """The span of one history query: the setting, else spot 24 h (§2), usdm 7 d (unverified)."""
+        if self.history_window_s is not None:
+            return self.history_window_s
+        return 7 * 86_400.0 if self.market == "usdm" else 86_400.0
 
     @property
     def default_weight_limit(self) -> int:

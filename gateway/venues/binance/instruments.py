@@ -90,6 +90,10 @@ class SymbolMap:
         """Return the unified name of `native` (any case). Raises KeyError if unknown."""
         return self._unified[native.upper()]
 
+    def unified_symbols(self) -> list[str]:
+        """Return every unified symbol of the map, in configuration order."""
+        return list(self._native)
+
     def __contains__(self, unified: object) -> bool:
         return unified in self._native
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,10 @@ from gateway.venues.common.ratelimit import WEIGHT, HostBudget
 from gateway.venues.common.retry import DEFAULT_BACKOFF, Backoff, Fatal, classify
 from gateway.venues.common.timesync import TimeOffset
 
-__all__ = ["PATHS", "BinanceRest", "MarketPaths", "depth_weight", "klines_weight"]
+__all__ = ["PATHS", "BinanceRest", "MarketPaths", "Params", "depth_weight", "klines_weight"]
+
+Params = Mapping[str, object] | Sequence[tuple[str, object]]  # a sequence keeps the order sent
+_ORDER_COUNT_HEADER = "x-mbx-order-count-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,7 @@ class BinanceRest:
         self.requests = 0
         self.retries = 0
         self.time_resyncs = 0
+        self.order_counts: dict[str, int] = {}  # interval (e.g. 10S, 1D) -> the venue's order count
         self._log = structlog.get_logger("gateway.venues.binance.rest").bind(venue=venue)
 
     # --- endpoints ----------------------------------------------------------------------------------
@@ -195,8 +199,8 @@ class BinanceRest:
     # --- the call -----------------------------------------------------------------------------------
 
     async def call(
-        self, method: str, path: str, params: Mapping[str, object] | None = None, *, weight: int = 1,
-        signed: bool = False,
+        self, method: str, path: str, params: Params | None = None, *, weight: int = 1,
+        signed: bool = False, api_key_only: bool = False,
     ) -> Any:
         """Send one request (with the retries the module docstring lists) and return its decoded JSON.
 
@@ -212,6 +216,8 @@ class BinanceRest:
         resynced = False
         while True:
             await self.budget.acquire({WEIGHT: weight})
+            if api_key_only and not self._api_key:
+                raise VenueRejected("this session has no API key", venue=self.venue, venue_code="no_credentials")
             headers = {"X-MBX-APIKEY": self._api_key} if self._api_key else None
             query = self._query(params, signed)
             url = f"{self._base}{path}?{query}" if query else f"{self._base}{path}"
@@ -225,6 +231,9 @@ class BinanceRest:
                 now = self._clock.now_ms()
                 for interval_ms, used in used_weights(response.headers):
                     self.budget.observe_used(WEIGHT, interval_ms, used, now)
+                for name, value in response.headers.items():  # X-MBX-ORDER-COUNT-10S etc. (for status)
+                    if name.lower().startswith(_ORDER_COUNT_HEADER) and value.isdigit():
+                        self.order_counts[name[len(_ORDER_COUNT_HEADER):].upper()] = int(value)
                 if 200 <= response.status < 300:
                     return orjson.loads(response.body) if response.body else None
                 error = to_venue_error(response, self.venue, method, path, decode_error)
@@ -252,7 +261,7 @@ class BinanceRest:
             if not isinstance(error, VenueRateLimited):  # a 429's wait is the budget's pause
                 await asyncio.sleep(verdict.after_s)
 
-    def _query(self, params: Mapping[str, object] | None, signed: bool) -> str:
+    def _query(self, params: Params | None, signed: bool) -> str:
         if not signed:
             return encode_params(params or {})
         if self._signer is None:

@@ -114,6 +114,13 @@ class ResilientWebSocket:
         except ConnectionClosed as exc:
             raise VenueUnavailable(f"{self.name} dropped while sending", venue=self._venue) from exc
 
+    async def reconnect(self, reason: str) -> None:
+        """Close the current connection (if any) so that `run` connects again, re-reading the URL."""
+        ws = self._ws
+        if ws is not None:
+            self._log.info("ws.reconnect_requested", reason=reason)
+            await ws.close(code=1000, reason=reason[:120])
+
     async def run(self) -> None:
         """Connect and keep connecting until cancelled.
 

@@ -45,6 +45,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.market: list[object] = []
+        self.user: list[object] = []
         self.states: list[tuple[ConnectionState, str | None]] = []
         self._changed = asyncio.Event()
 
@@ -53,7 +54,8 @@ class RecordingSink:
         self._changed.set()
 
     def on_user(self, event: object) -> None:
-        pass
+        self.user.append(event)
+        self._changed.set()
 
     def on_connection(self, venue: str, state: ConnectionState, reason: str | None = None) -> None:
         self.states.append((state, reason))

@@ -1,5 +1,5 @@
 """`BinanceAdapter` against the dialect over real sockets: lifecycle, events, on-demand data, renewal,
-live subscription, and the slice-2 methods' clear refusal."""
+live subscription, and spot's refusal of futures-only calls."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from dialect_helpers import PERP, SPOT, RecordingSink, adapter_settings, dialect_settings
 
 from gateway.core.clock import SystemClock
-from gateway.core.enums import ConnectionState, OrderType, Side
+from gateway.core.enums import ConnectionState
 from gateway.core.errors import ErrorCode, GatewayError, LookupFailed
 from gateway.core.events import Bbo, Depth, Kline, MarkPrice, Trade
-from gateway.core.ports import OrderRequest, VenueAdapter
+from gateway.core.ports import VenueAdapter
 from gateway.simserver.binance.server import BinanceDialect
 from gateway.venues.binance.adapter import BinanceAdapter
 from gateway.venues.binance.stream import StreamRoute
@@ -39,8 +39,8 @@ async def test_streams_every_market_data_kind(market: str, symbol: str, kinds: s
         async with adapter:
             members = [n for n in dir(VenueAdapter) if not n.startswith("_")] + ["__aenter__", "__aexit__"]
             assert all(hasattr(adapter, n) for n in members + ["name", "kind", "capabilities"])
-            await sink.until(lambda: {type(e) for e in sink.market} >= kinds)
-            assert adapter.state is ConnectionState.OPEN
+            await sink.until(lambda: {type(e) for e in sink.market} >= kinds
+                             and adapter.state is ConnectionState.OPEN)
             assert all(getattr(e, "symbol", symbol) == symbol and e.venue == "bn" for e in sink.market)
             instrument = adapter.instruments[symbol]
             assert instrument.native == "BTCUSDT" and instrument.min_notional == Decimal(5)
@@ -99,14 +99,15 @@ async def test_unknown_symbol_fails_the_start() -> None:
         assert adapter.state is ConnectionState.CLOSED
 
 
-async def test_trading_lands_in_slice_2() -> None:
-    async with BinanceDialect(dialect_settings()) as dialect, _adapter(dialect, "usdm") as adapter:
-        request = OrderRequest(PERP, Side.BUY, OrderType.LIMIT, Decimal("0.001"), "gw-1", Decimal(60000))
-        for call in (adapter.place_order(request), adapter.cancel_all(PERP), adapter.balances(),
-                     adapter.open_orders(), adapter.set_leverage(PERP, 5)):
+async def test_spot_refuses_what_spot_cannot_do() -> None:
+    async with BinanceDialect(dialect_settings()) as dialect, _adapter(dialect, "spot") as adapter:
+        assert not adapter.capabilities.amend and not adapter.capabilities.reduce_only
+        assert adapter.capabilities.post_only and adapter.capabilities.stop_orders
+        for call in (adapter.set_leverage(SPOT, 5), adapter.amend_order(SPOT, "1", price=Decimal(1))):
             with pytest.raises(GatewayError) as caught:
                 await call
-            assert caught.value.code is ErrorCode.NOT_SUPPORTED and "slice 2" in caught.value.message
+            assert caught.value.code is ErrorCode.NOT_SUPPORTED
+        assert await adapter.positions() == []
 
 
 async def test_the_factory_builds_a_binance_session() -> None:

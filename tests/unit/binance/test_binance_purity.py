@@ -11,9 +11,10 @@ PACKAGE = Path(__file__).resolve().parents[3] / "gateway"
 IO_MODULES = {"asyncio", "aiohttp", "websockets", "sqlite3", "aiosqlite", "time", "socket", "uvloop"}
 PURE = [
     *(PACKAGE / "venues" / "binance" / f"{name}.py"
-      for name in ("auth", "book", "errors", "instruments", "parse", "schemas", "urls", "config")),
+      for name in ("auth", "book", "errors", "instruments", "parse", "schemas", "urls", "config", "enums",
+                   "trading", "user_schemas", "user_parse")),
     *(PACKAGE / "venues" / "common" / f"{name}.py" for name in ("retry", "timesync")),
-    *(PACKAGE / "simserver" / "binance" / f"{name}.py" for name in ("depth", "limits", "render")),
+    *(PACKAGE / "simserver" / "binance" / f"{name}.py" for name in ("depth", "limits", "render", "orders_render")),
 ]
 
 
