@@ -100,7 +100,28 @@ CREATE TABLE bracket_meta (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_V3 = """
+CREATE TABLE algos (
+    algo_id         TEXT    NOT NULL PRIMARY KEY,
+    account         TEXT    NOT NULL,
+    client_order_id TEXT,               -- the strategy's idempotency key of the parent
+    strategy        TEXT,               -- who placed it (its children are placed as this strategy)
+    symbol          TEXT    NOT NULL,
+    algorithm       TEXT    NOT NULL,
+    state           TEXT    NOT NULL,
+    is_open         INTEGER NOT NULL,   -- 1 while the state is not terminal
+    version         INTEGER NOT NULL,
+    created_ts      INTEGER NOT NULL,
+    updated_ts      INTEGER NOT NULL,
+    record          TEXT    NOT NULL    -- JSON: Algo.to_record() (children included)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX algos_client_order_id ON algos (account, client_order_id) WHERE client_order_id IS NOT NULL;
+CREATE INDEX algos_open ON algos (account) WHERE is_open = 1;
+CREATE INDEX algos_account_created ON algos (account, created_ts);
+CREATE INDEX algos_updated ON algos (updated_ts);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:
