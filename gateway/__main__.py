@@ -4,6 +4,7 @@
     gateway check-config [FILE]            validate settings, print each error by key
     gateway status [--json]                venues, strategies, loops of a running daemon
     gateway orders [--account A] [--json]  open orders of every strategy            (admin key)
+    gateway brackets [--account A] [--json] live brackets, their legs and protection (admin key)
     gateway cancel-all [--account A]       cancel every open order                  (admin key)
     gateway kill-switch on|off             refuse every new order / release it      (admin key)
     gateway sim-serve --dialect binance    the sim exchange behind a venue's own API (paper trading, tests)
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     orders = sub.add_parser("orders", help="open orders of every strategy (admin key)")
     orders.add_argument("--account")
     orders.add_argument("--symbol")
+    brackets = sub.add_parser("brackets", help="live brackets: state, legs and protection (admin key)")
+    brackets.add_argument("--account")
+    brackets.add_argument("--symbol")
     cancel = sub.add_parser("cancel-all", help="cancel every open order (admin key)")
     cancel.add_argument("--account")
     cancel.add_argument("--symbol")
@@ -55,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     from gateway.simserver.cli import add_arguments as add_sim_serve_arguments
 
     add_sim_serve_arguments(sub.add_parser("sim-serve", help="serve a venue dialect of the sim exchange"))
-    for ops in (status, orders, cancel, kill):
+    for ops in (status, orders, brackets, cancel, kill):
         ops.add_argument("--url", default="http://127.0.0.1:8080", help="the daemon's ops HTTP server")
         ops.add_argument("--admin-key", default=os.environ.get("GATEWAY_ADMIN_KEY"), help=argparse.SUPPRESS)
         ops.add_argument("--json", action="store_true", help="print the raw JSON answer")
@@ -123,6 +127,18 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 _ORDER_COLUMNS = ["account", "symbol", "side", "type", "qty", "filled_qty", "price", "status", "client_order_id"]
+_BRACKET_COLUMNS = ["account", "symbol", "side", "qty", "state", "protection", "open_qty", "entry", "take_profit",
+                    "stop_loss", "mode", "bracket_id"]
+
+
+def _bracket_row(bracket: dict[str, Any]) -> dict[str, Any]:
+    # One line per bracket: each order or leg as "price status" (a leg: its trigger price).
+    def leg(data: dict[str, Any]) -> str:
+        return f"{data['trigger_price']} {data['status']}"
+
+    entry = bracket["entry"]
+    return {**bracket, "entry": f"{entry['price'] or entry['type']} {entry['status']}",
+            "take_profit": leg(bracket["take_profit"]), "stop_loss": leg(bracket["stop_loss"])}
 
 
 def _ops(args: argparse.Namespace) -> int:
@@ -132,12 +148,25 @@ def _ops(args: argparse.Namespace) -> int:
                 + _table(answer["venues"], ["name", "kind", "state", "last_message_age_ms"]) + "\n\n"
                 + (_table(answer["strategies"], ["strategy", "remote", "subscriptions"]) if answer["strategies"]
                    else "no strategies connected"))
+        if "orders" in answer:
+            brackets = answer.get("brackets", [])
+            exposed = sum(1 for b in brackets if b["protection"] in ("unprotected", "partial", "attention"))
+            text += (f"\n\nopen orders: {answer['orders']['open']}   live brackets: {len(brackets)}"
+                     + (f" ({exposed} not fully protected)" if exposed else "")
+                     + ("   KILL SWITCH ENGAGED" if answer["orders"]["kill_switch"] else ""))
         if answer.get("health"):
             text += "\n\nunhealthy: " + ", ".join(f"{k} ({v})" for k, v in answer["health"].items())
     elif args.command == "orders":
         answer = _call(args, "GET", "/admin/orders", {"account": args.account, "symbol": args.symbol})
         text = (_table(answer["orders"], _ORDER_COLUMNS) if answer["orders"] else "no open orders") + (
             "\n\nKILL SWITCH ENGAGED" if answer["kill_switch"] else "")
+    elif args.command == "brackets":
+        answer = _call(args, "GET", "/admin/brackets", {"account": args.account, "symbol": args.symbol})
+        rows = [_bracket_row(b) for b in answer["brackets"]]
+        text = _table(rows, _BRACKET_COLUMNS) if rows else "no live brackets"
+        exposed = [b for b in answer["brackets"] if b["protection"] in ("unprotected", "partial", "attention")]
+        if exposed:
+            text += f"\n\n{len(exposed)} bracket(s) not fully protected"
     elif args.command == "cancel-all":
         answer = _call(args, "POST", "/admin/cancel-all", {"account": args.account, "symbol": args.symbol})
         text = f"canceled {len(answer['canceled'])} order(s)" + (
@@ -153,7 +182,7 @@ def _ops(args: argparse.Namespace) -> int:
     return 0
 
 
-_OPS = {"status", "orders", "cancel-all", "kill-switch"}
+_OPS = {"status", "orders", "brackets", "cancel-all", "kill-switch"}
 
 
 def _check_config(path: str, secrets_dir: str | None) -> int:

@@ -36,6 +36,7 @@ from gateway.api.config import ApiSettings, HttpSettings
 from gateway.api.fmz.config import FmzSettings
 from gateway.core.errors import ConfigError
 from gateway.market.config import MarketSettings
+from gateway.orders.algo.config import AlgoSettings
 from gateway.orders.brackets.config import BracketsSettings
 from gateway.orders.config import OrdersSettings
 from gateway.venues.binance.config import BinanceSettings
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     persistence: PersistenceSettings = PersistenceSettings()
     orders: OrdersSettings = OrdersSettings()
     brackets: BracketsSettings = BracketsSettings()
+    algos: AlgoSettings = Field(default_factory=AlgoSettings)
     shutdown_timeout_s: float = Field(5.0, gt=0, le=300)
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """Ops endpoints that act, on the ops HTTP server, behind the admin key (`X-Admin-Key`).
 
     GET    /admin/orders?account=&symbol=        open orders of every strategy
+    GET    /admin/brackets?account=&symbol=      live brackets: state, entry, legs and their protection
     POST   /admin/cancel-all?account=&symbol=    cancel every open order (every strategy; not external ones)
     POST   /admin/kill-switch?cancel_open=true   refuse every new order (RISK_LIMIT); optionally cancel all
     DELETE /admin/kill-switch                    release it
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 
 from gateway.core.errors import ErrorCode, GatewayError
 from gateway.core.ports import VenueAdapter
+from gateway.ops import live_brackets
 from gateway.orders.service import OrderService
 
 __all__ = ["ADMIN_KEY_HEADER", "admin_routes"]
@@ -49,9 +51,11 @@ def admin_routes(
     orders: Callable[[], OrderService | None],
     venues: Mapping[str, VenueAdapter],
     reconcile: Callable[[str], Awaitable[bool]] | None = None,
+    brackets: Callable[[], Any] | None = None,
 ) -> list[web.RouteDef]:
     """Build the admin routes. `orders` returns the order service once it runs (None before);
-    `reconcile(venue)` brings the gateway's view in line after a reset (default: the order service's)."""
+    `reconcile(venue)` brings the gateway's view in line after a reset (default: the order service's);
+    `brackets` returns the bracket service once it runs (`/admin/brackets` answers 503 before)."""
 
     def guarded(handler: Handler) -> Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
@@ -85,6 +89,16 @@ def admin_routes(
             result.extend(await service().open_orders(name, symbol))
         return _json({"orders": result, "kill_switch": service().kill_switch_engaged})
 
+    async def open_brackets(request: web.Request) -> web.Response:
+        account, symbol = request.query.get("account"), request.query.get("symbol")
+        if account and account not in venues:
+            return _error(ErrorCode.UNKNOWN_VENUE, f"unknown account {account!r}", 404)
+        service = brackets() if brackets is not None else None
+        if service is None:
+            return _error(ErrorCode.VENUE_UNAVAILABLE, "the bracket service is not running yet", 503)
+        found = [b for b in live_brackets(service, account or None) if not symbol or b["symbol"] == symbol]
+        return _json({"brackets": found})
+
     async def cancel_all(request: web.Request) -> web.Response:
         account, symbol = request.query.get("account"), request.query.get("symbol")
         names = [account] if account else list(venues)
@@ -113,11 +127,15 @@ def admin_routes(
             return _error(ErrorCode.UNKNOWN_VENUE, f"{name!r} is not a venue that can be reset", 404)
         log.warning("venue.reset", venue=name)
         await reset()
-        reconciled = await (reconcile or service().reconcile)(name)
-        return _json({"venue": name, "reset": True, "reconciled": reconciled})
+        # A sim exchange shared by several accounts (sim users) resets them all: reconcile each.
+        exchange = getattr(adapter, "exchange", None)
+        names = [n for n in exchange.accounts() if n in venues] if exchange is not None else [name]
+        reconciled = [await (reconcile or service().reconcile)(n) for n in names or [name]]
+        return _json({"venue": name, "reset": True, "reconciled": all(reconciled)})
 
     return [
         web.get("/admin/orders", guarded(open_orders)),
+        web.get("/admin/brackets", guarded(open_brackets)),
         web.post("/admin/cancel-all", guarded(cancel_all)),
         web.post("/admin/kill-switch", guarded(engage)),
         web.delete("/admin/kill-switch", guarded(release)),

@@ -1,8 +1,12 @@
-"""The ops HTTP server: `/health` (alive), `/ready` (venues connected, caches warm), `/status` (JSON)."""
+"""The ops HTTP server: `/health` (alive), `/ready` (venues connected, caches warm), `/status` (JSON), and
+`/`, the status dashboard: one self-contained page (`static/dashboard.html`: HTML, CSS and a little JS, no
+external assets) that polls `/status`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from importlib.resources import files
 from typing import Any, Self
 
 import orjson
@@ -10,11 +14,26 @@ from aiohttp import web
 
 from gateway.api.config import HttpSettings
 
-__all__ = ["OpsServer"]
+__all__ = ["OpsServer", "dashboard_html"]
+
+
+# The page loads nothing from anywhere: its own inline style and script, and /status from this server.
+_DASHBOARD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; "
+                               "script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'",
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data, default=str), status=status, content_type="application/json")
+
+
+@cache
+def dashboard_html() -> bytes:
+    """Return the dashboard page (package data, read once)."""
+    return files("gateway.api").joinpath("static/dashboard.html").read_bytes()
 
 
 class OpsServer:
@@ -33,7 +52,8 @@ class OpsServer:
         self._status = status
         self._app = web.Application()
         self._app.add_routes(
-            [web.get("/health", self._on_health), web.get("/ready", self._on_ready), web.get("/status", self._on_status)]
+            [web.get("/", self._on_dashboard), web.get("/health", self._on_health), web.get("/ready", self._on_ready),
+             web.get("/status", self._on_status)]
             + (extra_routes or [])
         )
         self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
@@ -50,6 +70,10 @@ class OpsServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._runner.cleanup()
+
+    async def _on_dashboard(self, request: web.Request) -> web.Response:
+        return web.Response(body=dashboard_html(), content_type="text/html", charset="utf-8",
+                            headers=_DASHBOARD_HEADERS)
 
     async def _on_health(self, request: web.Request) -> web.Response:
         return _json({"status": "alive"})

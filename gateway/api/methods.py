@@ -146,12 +146,16 @@ class RequestContext:
         return self.services.get(kind)
 
     def account(self, name: str | None) -> str:
-        """Resolve an account param (the default venue when None) and check the key's scope.
+        """Resolve an account param and check the key's scope. When None: the key's account if its scope
+        is exactly one account, else the default venue.
 
         Raises:
             LookupFailed: UNKNOWN_VENUE.
             AccessError: FORBIDDEN when the account is outside the key's scope.
         """
+        scope = self.principal.accounts
+        if not name and scope is not None and len(scope) == 1:
+            (name,) = scope
         account = self.directory.venue(name).name
         if not self.principal.may_use(account):
             raise AccessError(f"this key may not use account {account!r}", details={"account": account})

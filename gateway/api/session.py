@@ -72,11 +72,29 @@ class Principal:
 
 
 class KeyRing:
-    """The configured strategy keys. Compares in constant time against every key; never logs one."""
+    """The strategy keys: the configured ones, and those `add`ed at run time (the embedded exchange's users).
+
+    Compares in constant time against every key; never logs one.
+    """
 
     def __init__(self, strategies: Iterable[StrategySettings]):
         self._entries = [(s.api_key.get_secret_value().encode(), Principal.of(s)) for s in strategies]
         self._by_name = {principal.strategy: principal for _, principal in self._entries}
+
+    def add(self, strategy: StrategySettings) -> Principal:
+        """Accept `strategy`'s key from now on, on every front door sharing this ring; return its principal.
+
+        Raises:
+            ValueError: a strategy of that name, or with that key, exists already.
+        """
+        if strategy.name in self._by_name:
+            raise ValueError(f"strategy {strategy.name!r} exists already")
+        if self.authenticate(strategy.api_key.get_secret_value()) is not None:
+            raise ValueError("another strategy has that api_key")
+        principal = Principal.of(strategy)
+        self._entries = [*self._entries, (strategy.api_key.get_secret_value().encode(), principal)]
+        self._by_name[principal.strategy] = principal
+        return principal
 
     def principal(self, strategy: str) -> Principal | None:
         """Return the principal of the strategy named `strategy` (None when it is not configured)."""

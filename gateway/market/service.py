@@ -7,6 +7,7 @@ name. No logging, no validation: the venue's parser already produced typed event
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ __all__ = ["MarketService", "DEPTH_KINDS", "TickListener", "stream_kinds"]
 log = structlog.get_logger("gateway.market")
 
 DEPTH_KINDS: dict[str, int] = {"depth5": 5, "depth": 20, "depth50": 50}
+TICK_SAMPLE_MS = 100  # at most one tick-to-client latency observation per this many ms
 
 
 def stream_kinds() -> list[str]:
@@ -44,7 +46,14 @@ class TickListener(Protocol):
 
 
 class MarketService:
-    def __init__(self, directory: VenueDirectory, bus: StreamBus, clock: Clock, settings: MarketSettings):
+    """The market cache and the fan-out of market data.
+
+    `observe_tick`, when given, is called with `(venue, seconds)` for at most one pushed trade every
+    `TICK_SAMPLE_MS`: the venue's event time to the hand-off to the subscribed sessions (metrics).
+    """
+
+    def __init__(self, directory: VenueDirectory, bus: StreamBus, clock: Clock, settings: MarketSettings,
+                 *, observe_tick: Callable[[str, float], None] | None = None):
         self._directory = directory
         self._bus = bus
         self._clock = clock
@@ -54,6 +63,8 @@ class MarketService:
         self.pushes_out = 0
         self.last_message_ms: dict[str, int] = {}  # venue -> receive time of its latest market event
         self.tick_listener: TickListener | None = None  # the bracket service's trigger index
+        self._observe_tick = observe_tick
+        self._next_tick_sample_ms = 0
 
     # --- inbound: called by venue sessions -----------------------------------------------------------
 
@@ -79,6 +90,9 @@ class MarketService:
         key = StreamKey(venue, symbol, kind)
         if bus.has_subscribers(key):
             self.pushes_out += bus.publish(key, event, True)
+            if now >= self._next_tick_sample_ms and kind == "trade" and self._observe_tick is not None:
+                self._next_tick_sample_ms = now + TICK_SAMPLE_MS  # sampled: one compare per push otherwise
+                self._observe_tick(venue, max(0, self._clock.now_ms() - event.ts) / 1000)
 
     # --- snapshot queries: served from the cache when fresh, else from the venue --------------------
 

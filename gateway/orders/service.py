@@ -12,6 +12,7 @@ Startup (`start`): reload open and recently closed orders from the store, then r
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,15 @@ import structlog
 from gateway.core.admission import admit
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState
-from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected, VenueUnavailable
+from gateway.core.errors import (
+    ErrorCode,
+    GatewayError,
+    LookupFailed,
+    OrderRejected,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnavailable,
+)
 from gateway.core.events import Balance, Fill, OrderUpdate, Position, UserEvent
 from gateway.core.instruments import Instrument
 from gateway.core.ports import VenueAdapter
@@ -64,10 +73,14 @@ class OrderService:
         clock: time source (`now_ms`).
         settings: the `orders` settings slice.
         default_account: used when a command names no account (else the only venue, if there is one).
+        observe_ack: metrics: called with `(venue, seconds)` when a placement was answered by the venue.
+        count_reject: metrics: called with `(venue, error code)` when a placement is refused.
     """
 
     def __init__(self, venues: Mapping[str, VenueAdapter], journal: OrderJournal, publish: PublishFn,
-                 clock: Clock, settings: OrdersSettings, *, default_account: str | None = None):
+                 clock: Clock, settings: OrdersSettings, *, default_account: str | None = None,
+                 observe_ack: Callable[[str, float], None] | None = None,
+                 count_reject: Callable[[str, str], None] | None = None):
         self._venues = venues
         self._journal = journal
         self._publish = publish
@@ -85,6 +98,8 @@ class OrderService:
         self._ready = False
         self._accepting = False
         self.failed: BaseException | None = None  # set when the manager task died (journal failure)
+        self._observe_ack = observe_ack
+        self._count_reject = count_reject
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -226,6 +241,26 @@ class OrderService:
                 NOT_SUPPORTED, RISK_LIMIT, DUPLICATE_CLIENT_ID, VENUE_UNAVAILABLE (not ready, venue down),
                 VENUE_REJECTED / RATE_LIMITED (the venue said no; the order is recorded as rejected).
         """
+        if self._observe_ack is None and self._count_reject is None:
+            return await self._place(strategy, account, params)
+        started = time.perf_counter()
+        try:
+            placed = await self._place(strategy, account, params)
+        except GatewayError as exc:
+            # Labels stay bounded: an account that is not a configured venue is counted as "".
+            venue = account or self._default or ""
+            venue = venue if venue in self._venues else ""
+            if self._count_reject is not None:
+                self._count_reject(venue, exc.code.value)
+            if self._observe_ack is not None and isinstance(exc, VenueRejected | VenueRateLimited):
+                self._observe_ack(venue, time.perf_counter() - started)  # the venue answered: no
+            raise
+        if self._observe_ack is not None and placed.get("status") != "unknown":
+            self._observe_ack(placed["account"], time.perf_counter() - started)
+        return placed
+
+    async def _place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any]
+                     ) -> dict[str, Any]:
         if not isinstance(params, PlaceParams):
             params = PlaceParams.from_mapping(params)
         adapter = self._trading_venue(account)

@@ -8,7 +8,8 @@ decision in the batch. Reads serve restart, history and fill queries; open order
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -47,21 +48,26 @@ def _json_default(value: Any) -> Any:
 
 
 class OrderStore:
-    """Persistent order state over one aiosqlite connection (one writer: the order service)."""
+    """Persistent order state over one aiosqlite connection (one writer: the order service).
 
-    def __init__(self, conn: aiosqlite.Connection):
+    `observe_write`, when given, is called with the seconds each committed `write` took (metrics).
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, observe_write: Callable[[float], None] | None = None):
         self._conn = conn
+        self._observe_write = observe_write
         self.writes = 0  # transactions committed
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, path: str | Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+        cls, path: str | Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL", *,
+        observe_write: Callable[[float], None] | None = None,
     ) -> AsyncIterator[OrderStore]:
         """Open the database at `path` (migrating it) for the duration of the context."""
         conn = await open_database(path, synchronous)
         try:
-            yield cls(conn)
+            yield cls(conn, observe_write)
         finally:
             await conn.close()
 
@@ -90,6 +96,7 @@ class OrderStore:
         if not (journal_rows or order_rows or fill_rows):
             return
         conn = self._conn
+        started = time.perf_counter()
         try:
             if journal_rows:
                 await conn.executemany(_INSERT_JOURNAL, journal_rows)
@@ -102,6 +109,8 @@ class OrderStore:
             await conn.rollback()
             raise
         self.writes += 1
+        if self._observe_write is not None:
+            self._observe_write(time.perf_counter() - started)
 
     # --- reads ----------------------------------------------------------------------------------------
 

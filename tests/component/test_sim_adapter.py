@@ -138,7 +138,7 @@ async def test_exit_cancels_the_market_task(sink: RecordingSink) -> None:
     venue = SimAdapter("sim", settings(), SystemClock(), prewarm_steps=5)
     venue.bind(sink)
     async with venue:
-        task = venue._task
+        task = venue.exchange._task
         assert task is not None and not task.done()
         await sink.wait_for(lambda e: type(e) is Trade, stream="market")
     assert task.done() and venue.state is ConnectionState.CLOSED
@@ -152,8 +152,7 @@ async def test_market_task_survives_a_failing_step(sink: RecordingSink, monkeypa
         venue = SimAdapter("sim", settings(), SystemClock(), prewarm_steps=5)
         venue.bind(sink)
         async with venue:
-            market = venue._market
-            assert market is not None
+            market = venue.exchange.market
             real_step = market.step
             calls = {"n": 0}
 

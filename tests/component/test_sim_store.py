@@ -33,9 +33,9 @@ def open_adapter(path: Path, sink: RecordingSink | None = None) -> SimAdapter:
 
 async def crash(adapter: SimAdapter) -> None:
     """Leave `adapter` as a killed process would: no graceful exit, nothing queued gets written."""
-    store = adapter._store
-    assert store is not None and adapter._task is not None
-    for task in (adapter._task, store._task):
+    store = adapter.exchange._store
+    assert store is not None and adapter.exchange._task is not None
+    for task in (adapter.exchange._task, store._task):
         task.cancel()
         await asyncio.wait({task})
     await store._conn.close()  # an open transaction is rolled back, as after a kill
@@ -179,10 +179,10 @@ async def test_the_market_restarts_from_the_last_price(state_path: Path, restart
     last = adapter.engine.last_price(SPOT)
     await adapter.__aexit__(None, None, None)  # a graceful exit keeps the state as well
     assert last is not None and abs(last - 65000) > 100  # a volatile walk left the start price
-    again = SimAdapter("sim", adapter._settings, SystemClock(), prewarm_steps=0)
+    again = SimAdapter("sim", adapter.exchange.settings, SystemClock(), prewarm_steps=0)
     await again.__aenter__()
     restarted.append(again)
-    assert again._market is not None and again._market.feeds[SPOT].start == float(last)
+    assert again.exchange.market.feeds[SPOT].start == float(last)
 
 
 async def test_reset_wipes_the_store(state_path: Path, restarted: list) -> None:
@@ -208,7 +208,7 @@ async def test_without_a_state_path_nothing_is_written(tmp_path: Path) -> None:
     adapter = SimAdapter("sim", settings(), SystemClock(), prewarm_steps=5)
     async with adapter:
         await adapter.place_order(market(Side.BUY, "0.001", "m"))
-        assert adapter._store is None
+        assert adapter.exchange._store is None
     assert list(tmp_path.iterdir()) == []
 
 

@@ -19,7 +19,7 @@ PURE = [
     PACKAGE / "api" / "fmz" / "auth.py",
     PACKAGE / "api" / "rest" / "spec.py",
     PACKAGE / "api" / "rest" / "convert.py",
-    *sorted(p for p in (PACKAGE / "venues" / "sim").glob("*.py") if p.name not in {"adapter.py", "config.py", "store.py"}),
+    *sorted(p for p in (PACKAGE / "venues" / "sim").glob("*.py") if p.name not in {"adapter.py", "config.py", "exchange.py", "store.py"}),
     *sorted(
         p for p in (PACKAGE / "orders").glob("*.py") if p.name in {"manager.py", "transitions.py", "validation.py", "risk.py"}
     ),

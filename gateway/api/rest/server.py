@@ -62,6 +62,14 @@ class _Call:
             return [self.api.services.directory.instrument(venue, symbol).symbol]
         return list(self.api.services.directory.venue(venue).instruments)
 
+    def account(self) -> str:
+        """The account a request means: its `account` param, else the key's only account, else the default."""
+        name = self.params.get("account")
+        scope = self.principal.accounts if self.principal is not None else None
+        if not name and scope is not None and len(scope) == 1:
+            (name,) = scope
+        return self.api.services.directory.venue(name).name
+
     def account_params(self) -> dict[str, Any]:
         return {"account": self.params["account"]} if "account" in self.params else {}
 
@@ -265,7 +273,7 @@ async def _all_orders(call: _Call) -> Any:
 
 async def _account(call: _Call) -> Any:
     balances = await call.run("account.balances", call.account_params())
-    account = call.venue("account")
+    account = call.account()
     assert call.principal is not None
     return convert.account_view(account, balances, call.principal.has_permission(Permission.TRADE),
                                 call.api.services.clock.now_ms())

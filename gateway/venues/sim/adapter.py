@@ -1,15 +1,12 @@
-"""`SimAdapter`: the I/O shell around the sim exchange's engine and synthetic market.
+"""`SimAdapter`: one account of a sim exchange (`exchange.SimExchange`) as a `VenueAdapter`.
 
-It owns one background task that steps every symbol at ``message_rate`` steps per second and pushes
-what happens to the bound `VenueSink`: market events, and the adapter account's order updates, fills,
-balances and positions (like a real venue's user stream; the order manager dedups them against the
-request answers). Request methods wait ``latency_ms`` first, then call the engine synchronously.
-
-With ``state_path`` set, the exchange keeps its customers' state in its own store (`store.SimStore`)
-and restores it when entered again, even after a ``kill -9``. Durability: a request's changes are
-committed before it answers; the market loop's changes (fills of resting orders, triggers, funding)
-are committed once per loop iteration, before they are pushed; every push waits for the commit of
-what it reports, and pushes keep the order of the changes. Without a store, pushes happen at once.
+Built alone, an adapter owns its exchange (the configured ``sim`` venue: one venue = one account).
+Built with `SimAdapter.attached(name, exchange)`, it is one more account of a shared exchange. Either
+way the exchange's market loop pushes to the bound `VenueSink` what happens: market events under this
+adapter's venue name, and this account's order updates, fills, balances and positions (like a real
+venue's user stream; the order manager dedups them against the request answers). Request methods wait
+``latency_ms`` first, then call the engine synchronously. Durability (``state_path``) is the
+exchange's: see `exchange`.
 
 Fault injection for tests lives on `SimAdapter.faults` (see `SimFaults`).
 """
@@ -17,13 +14,11 @@ Fault injection for tests lives on `SimAdapter.faults` (see `SimFaults`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Self
-
-import structlog
 
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState, MarginType, OrderStatus
@@ -31,9 +26,10 @@ from gateway.core.errors import VenueRejected, VenueTimeout, VenueUnavailable
 from gateway.core.events import Balance, Depth, Fill, Kline, MarketEvent, OrderUpdate, Position, Ticker, Trade
 from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, OrderRequest, VenueSink
-from gateway.venues.sim.config import SimSettings
+from gateway.venues.sim.config import SimSettings, SimSymbolSettings
 from gateway.venues.sim.convert import to_balance, to_fill, to_order_update, to_position
-from gateway.venues.sim.market import StepResult, SyntheticMarket, build_engine, build_instruments
+from gateway.venues.sim.exchange import SimExchange
+from gateway.venues.sim.market import SyntheticMarket, build_instrument
 from gateway.venues.sim.matching import (
     BalanceEvent,
     EngineEvent,
@@ -43,13 +39,8 @@ from gateway.venues.sim.matching import (
     OrderRefused,
     PositionEvent,
 )
-from gateway.venues.sim.snapshot import EngineCounters, EngineState
-from gateway.venues.sim.store import SimStore, StoreFailed
 
 __all__ = ["SimAdapter", "SimFaults"]
-
-_MIN_SLEEP_S = 0.01  # at high rates, wake at most 100 times a second and run several steps per wake
-_MAX_BACKLOG_S = 0.25  # steps further behind than this are skipped rather than run in a burst
 
 
 @dataclass(slots=True)
@@ -82,29 +73,50 @@ class _NullSink:
 
 
 class SimAdapter:
-    """The embedded simulated exchange as a `VenueAdapter`. Account and venue are both `name`."""
+    """One account of a sim exchange as a `VenueAdapter`. Account and venue are both `name`.
+
+    Args:
+        name: the venue and account name.
+        settings: the exchange's settings (an owned exchange is built from them); this adapter's
+            ``latency_ms`` and ``answer_latency_ms`` come from them either way.
+        clock: the gateway clock.
+        prewarm_steps: for an owned exchange, its pre-warm steps.
+        exchange: share this exchange instead of owning one (see `attached`).
+        balances: the account's opening balances; default ``settings.balances`` for an owned exchange,
+            none for a shared one.
+    """
 
     kind = "sim"
     capabilities = Capabilities(amend=True, stop_orders=True, post_only=True, reduce_only=True)
 
-    def __init__(self, name: str, settings: SimSettings, clock: Clock, *, prewarm_steps: int = 300):
+    def __init__(self, name: str, settings: SimSettings, clock: Clock, *, prewarm_steps: int = 300,
+                 exchange: SimExchange | None = None, balances: Mapping[str, Decimal] | None = None):
         self.name = name
         self.faults = SimFaults()
         self._settings = settings
         self._clock = clock
-        self._prewarm_steps = prewarm_steps
-        self._instruments = {i.symbol: i for i in build_instruments(name, settings)}
+        self.owns_exchange = exchange is None
+        if exchange is None:
+            exchange = SimExchange(name, settings, clock, prewarm_steps=prewarm_steps)
+            opening = settings.balances if balances is None else balances
+        else:
+            opening = balances or {}
+        self._instruments = {spec.symbol: build_instrument(name, spec) for spec in exchange.symbols}
         self._sink: VenueSink = _NullSink()
         self._state = ConnectionState.CLOSED
-        self._engine: MatchingEngine | None = None
-        self._market: SyntheticMarket | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._store: SimStore | None = None
         self._hidden: dict[str, None] = {}  # order ids whose pushes are suppressed (dropped acks)
         self._revealed: dict[str, None] = {}  # order ids the gateway has queried
-        self._failures = 0
-        self._last_failure_log = float("-inf")
-        self._log = structlog.get_logger("gateway.venues.sim").bind(venue=name)
+        exchange.attach(self, opening)
+        self._exchange = exchange
+
+    @classmethod
+    def attached(cls, name: str, exchange: SimExchange, balances: Mapping[str, Decimal] | None = None) -> SimAdapter:
+        """Return account `name` of the shared `exchange` (opening `balances`: none by default).
+
+        Raises:
+            ValueError: the exchange has an account of that name already.
+        """
+        return cls(name, exchange.settings, exchange.clock, exchange=exchange, balances=balances)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -117,11 +129,14 @@ class SimAdapter:
         return self._instruments
 
     @property
+    def exchange(self) -> SimExchange:
+        """The exchange this account trades on (shared or owned)."""
+        return self._exchange
+
+    @property
     def engine(self) -> MatchingEngine:
         """Return the running engine (for admin tools and tests)."""
-        if self._engine is None:
-            raise VenueUnavailable("the sim exchange is not running", venue=self.name)
-        return self._engine
+        return self._exchange.engine
 
     def bind(self, sink: VenueSink) -> None:
         """Push market and user events to `sink` from now on."""
@@ -129,140 +144,51 @@ class SimAdapter:
 
     async def __aenter__(self) -> Self:
         self._state = ConnectionState.CONNECTING
-        path = self._settings.state_path
-        if path is None:
-            self._build(None, None)
-        else:
-            store = await SimStore.open(path)
-            try:
-                saved = await store.load()
-                self._build(saved, None)
-                if saved is None or all(a.name != self.name for a in saved.accounts):
-                    await store.replace(self.engine.export_state())  # the first snapshot
-                else:  # the pre-warm moved the counters
-                    await store.submit(self.engine.take_changes())
-            except BaseException:
-                await store.close()
-                raise
-            self._store = store
-            self._log.info("sim.restored" if saved else "sim.store_created", path=path)
+        await self._exchange.open(self)
         self._state = ConnectionState.OPEN
         self._sink.on_connection(self.name, ConnectionState.OPEN)
-        self._task = asyncio.create_task(self._run(), name=f"sim-market:{self.name}")
-        self._log.info("sim.started", symbols=list(self._instruments), rate=self._settings.message_rate)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})  # unlike `await task`, never swallows a cancellation of our caller
-        store, self._store = self._store, None
-        if store is not None:
-            await store.close()  # commits what is queued
+        await self._exchange.close(self)
         self._state = ConnectionState.CLOSED
         self._sink.on_connection(self.name, ConnectionState.CLOSED)
-        self._log.info("sim.stopped")
 
     async def reset(self) -> None:
-        """Rebuild the exchange from the settings: fresh books, balances and market; push the balances.
-
-        Wipes the store too. Ids keep counting up (an id never names two orders). Open orders are
-        dropped without updates, as an exchange reset does.
+        """Reset the exchange (every account on it): see `SimExchange.reset`.
 
         Raises:
             VenueUnavailable: the store could not be written.
         """
-        counters = self._engine.export_counters() if self._engine is not None else None
-        self._build(None, counters)
-        now = self._clock.now_ms()
-        balances = self._user_updates(self.engine.balances(self.name, now) + self.engine.positions(self.name, now))
-        if self._store is None:
-            self._deliver(balances, [])
-        else:
-            with self._store_errors():
-                await self._store.replace(self.engine.export_state(), lambda: self._deliver(balances, []))
-        self._log.info("sim.reset")
+        await self._exchange.reset()
 
-    def _build(self, saved: EngineState | None, counters: EngineCounters | None) -> None:
-        # A fresh exchange, or the `saved` one: the market is pre-warmed from the last prices before the
-        # saved accounts return, so the pre-warm's back-dated trading never touches their orders.
-        # `counters` (a reset) carries the ids over.
-        engine = build_engine(self.name, self._settings)
-        if saved is not None:
-            engine.restore_counters(saved.counters)
-        elif counters is not None:
-            engine.restore_counters(replace(counters, last_prices={}, mark_prices={}))
-        starts = saved.counters.last_prices if saved is not None else None
-        market = SyntheticMarket(self.name, self._settings, engine, start_prices=starts)
-        market.prewarm(self._clock.now_ms(), self._prewarm_steps)
-        if saved is not None:
-            for account in saved.accounts:
-                engine.restore_account(account)
-        if self._settings.state_path is not None:
-            engine.track_changes()
-        self._engine, self._market = engine, market
+    # --- called by the exchange ---------------------------------------------------------------------
+
+    def on_symbol_added(self, spec: SimSymbolSettings) -> None:
+        """List a symbol the exchange trades from now on."""
+        self._instruments[spec.symbol] = build_instrument(self.name, spec)
+
+    def forget_order_ids(self) -> None:
+        """Forget which orders are hidden or revealed (the exchange was rebuilt)."""
         self._hidden.clear()
         self._revealed.clear()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        rate = self._settings.message_rate
-        start, done = loop.time(), 0
-        max_batch = max(1, int(rate * _MAX_BACKLOG_S))
-        while True:
-            due = int((loop.time() - start) * rate) - done
-            if due > max_batch:  # fell behind (a stall): skip the backlog instead of bursting
-                done += due - max_batch
-                due = max_batch
-            store = self._store
-            outbox: list[tuple[list[object], list[MarketEvent]]] | None = [] if store is not None else None
-            for _ in range(due):
-                for symbol in self._instruments:
-                    self._step(symbol, outbox)
-            done += due
-            if store is not None and due:
-                # one commit per iteration; its pushes go out once it is durable
-                try:
-                    await store.submit(self.engine.take_changes(), lambda: self._deliver_all(outbox or []))
-                except StoreFailed:
-                    self._note_failure("sim.store_failed", None)
-            wait = start + (done + 1) / rate - loop.time()
-            await asyncio.sleep(max(_MIN_SLEEP_S, wait))
+    def relabel(self, events: list[MarketEvent]) -> list[MarketEvent]:
+        """Return the exchange's market `events` under this venue's name."""
+        name = self.name
+        return [e if e.venue == name else replace(e, venue=name) for e in events]  # type: ignore[arg-type]
 
-    def _step(self, symbol: str, outbox: list[tuple[list[object], list[MarketEvent]]] | None) -> None:
-        # Step `symbol`; push what it emitted, or (a store) leave it in `outbox` for after the commit.
-        try:
-            market = self._market
-            assert market is not None
-            result: StepResult = market.step(symbol, self._clock.now_ms())
-            user = self._user_updates(result.engine_events)
-            if outbox is None:
-                on_market = self._sink.on_market
-                for event in result.market_events:
-                    on_market(event)
-                on_user = self._sink.on_user
-                for update in user:
-                    on_user(update)
-            else:
-                outbox.append((user, result.market_events))
-        except Exception:
-            self._note_failure("sim.step_failed", symbol)
-
-    def _note_failure(self, event: str, symbol: str | None) -> None:
-        self._failures += 1
-        now = asyncio.get_running_loop().time()
-        if now - self._last_failure_log >= 1.0:  # a persistent fault must not flood the log
-            self._last_failure_log = now
-            self._log.exception(event, symbol=symbol, failures=self._failures)
-
-    def _deliver_all(self, outbox: list[tuple[list[object], list[MarketEvent]]]) -> None:
-        on_market, on_user = self._sink.on_market, self._sink.on_user
-        for user, market_events in outbox:  # as `_step` pushes: market events first
+    def deliver(self, user: list[object], market_events: list[MarketEvent], market_first: bool) -> None:
+        """Push this account's `user` updates and `market_events` to the sink (steps: market first)."""
+        sink = self._sink
+        if market_first:
             for event in market_events:
-                on_market(event)
-            for update in user:
-                on_user(update)
+                sink.on_market(event)
+        for update in user:
+            sink.on_user(update)  # type: ignore[arg-type]
+        if not market_first:
+            for event in market_events:
+                sink.on_market(event)
 
     # --- market data --------------------------------------------------------------------------------
 
@@ -271,7 +197,7 @@ class SimAdapter:
         ticker = self._require_market().ticker(symbol, self._clock.now_ms())
         if ticker is None:
             raise VenueUnavailable(f"no trades on {symbol} yet", venue=self.name)
-        return ticker
+        return ticker if ticker.venue == self.name else replace(ticker, venue=self.name)
 
     async def fetch_depth(self, symbol: str, limit: int) -> Depth:
         await self._enter_request(symbol)
@@ -281,17 +207,18 @@ class SimAdapter:
 
     async def fetch_trades(self, symbol: str, limit: int) -> list[Trade]:
         await self._enter_request(symbol)
-        return self._require_market().recent_trades(symbol, limit)
+        return self.relabel(self._require_market().recent_trades(symbol, limit))  # type: ignore[arg-type,return-value]
 
     async def fetch_klines(
         self, symbol: str, interval: str, limit: int, start: int | None = None, end: int | None = None
     ) -> list[Kline]:
         await self._enter_request(symbol)
         try:
-            return self._require_market().klines(symbol, interval, limit, start, end)
+            klines = self._require_market().klines(symbol, interval, limit, start, end)
         except KeyError:
             raise VenueRejected(f"unknown interval {interval!r}", venue=self.name,
                                 venue_code="invalid_interval") from None
+        return self.relabel(klines)  # type: ignore[arg-type,return-value]
 
     # --- trading ------------------------------------------------------------------------------------
 
@@ -315,7 +242,7 @@ class SimAdapter:
             self.faults.drop_acks -= 1
             self._hidden[order_id] = None
         answer = self._answer(order_id)
-        await self._publish(events, now)
+        await self._exchange.publish(events, now, self.name)
         if dropped:
             raise VenueTimeout("sim dropped the answer to a placement", venue=self.name,
                                venue_message="fault injected: drop_acks")
@@ -331,7 +258,7 @@ class SimAdapter:
         with _refusals(self.name):
             events = self.engine.cancel(self.name, now, order_id=order.order_id)
         answer = self._answer(order.order_id)
-        await self._publish(events, now)
+        await self._exchange.publish(events, now, self.name)
         await self._answer_latency()
         return answer
 
@@ -342,7 +269,7 @@ class SimAdapter:
         recv_ts = self._clock.now_ms()
         answer = [self._to_update(e, recv_ts) for e in events
                   if type(e) is OrderEvent and e.account == self.name and e.status is OrderStatus.CANCELED]
-        await self._publish(events, now)
+        await self._exchange.publish(events, now, self.name)
         await self._answer_latency()
         return answer
 
@@ -360,7 +287,7 @@ class SimAdapter:
         with _refusals(self.name):
             events = self.engine.amend(self.name, now, order_id=order.order_id, qty=qty, price=price)
         answer = self._answer(order.order_id)
-        await self._publish(events, now)
+        await self._exchange.publish(events, now, self.name)
         await self._answer_latency()
         return answer
 
@@ -406,7 +333,7 @@ class SimAdapter:
         now = self._clock.now_ms()
         with _refusals(self.name):
             events = self.engine.set_leverage(self.name, symbol, leverage, now)
-        await self._publish(events, now)
+        await self._exchange.publish(events, now, self.name)
         return {"symbol": symbol, "leverage": leverage}
 
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
@@ -414,7 +341,7 @@ class SimAdapter:
         now = self._clock.now_ms()
         with _refusals(self.name):
             events = self.engine.set_margin_type(self.name, symbol, margin_type, now)
-        await self._publish(events, now)
+        await self._exchange.publish(events, now, self.name)
         return {"symbol": symbol, "margin_type": str(margin_type)}
 
     # --- internals ----------------------------------------------------------------------------------
@@ -423,7 +350,7 @@ class SimAdapter:
         # Every request: the venue's latency first, then the checks a real venue would make.
         if self._settings.latency_ms:
             await asyncio.sleep(self._settings.latency_ms / 1000)
-        if self._state is not ConnectionState.OPEN or self._engine is None:
+        if self._state is not ConnectionState.OPEN or not self._exchange.is_running:
             raise VenueUnavailable("the sim exchange is not open", venue=self.name)
         if symbol is not None and symbol not in self._instruments:
             raise VenueRejected(f"unknown symbol {symbol!r}", venue=self.name, venue_code="unknown_symbol")
@@ -446,45 +373,8 @@ class SimAdapter:
         assert order is not None
         return self._to_update(order, self._clock.now_ms())
 
-    async def _publish(self, events: list[EngineEvent], now_ms: int) -> None:
-        # Push what a request caused: the account's reports, and the tape / book / candles it moved.
-        # Both are prepared now (they describe this moment); with a store, they are pushed once the
-        # request's changes are committed, and this returns only then.
-        try:
-            user = self._user_updates(events)
-            market_events = self._require_market().observe(events, now_ms)
-        except Exception:
-            self._log.exception("sim.publish_failed")
-            user, market_events = [], []
-        store = self._store
-        if store is None:
-            self._deliver(user, market_events)
-            return
-        with self._store_errors():
-            await store.submit(self.engine.take_changes(), lambda: self._deliver(user, market_events))
-
-    def _deliver(self, user: list[object], market_events: list[MarketEvent]) -> None:
-        try:
-            on_user = self._sink.on_user
-            for update in user:
-                on_user(update)
-            on_market = self._sink.on_market
-            for event in market_events:
-                on_market(event)
-        except Exception:
-            self._log.exception("sim.publish_failed")
-
-    @contextmanager
-    def _store_errors(self) -> Iterator[None]:
-        # A failed commit leaves the outcome unknown to the caller: the venue is unavailable.
-        try:
-            yield
-        except StoreFailed as exc:
-            raise VenueUnavailable("the sim exchange could not save its state", venue=self.name,
-                                   venue_message=str(exc)) from exc
-
-    def _user_updates(self, events: list[EngineEvent]) -> list[object]:
-        # The account's user-stream events among `events`, converted (hidden orders left out).
+    def user_updates(self, events: list[EngineEvent]) -> list[object]:
+        """Return this account's user-stream events among `events`, converted (hidden orders left out)."""
         name, hidden = self.name, self._hidden
         recv_ts = self._clock.now_ms()
         found: list[object] = []
@@ -516,10 +406,7 @@ class SimAdapter:
         return to_fill(e, self.name, self._visible_id(e.order_id), recv_ts)
 
     def _require_market(self) -> SyntheticMarket:
-        if self._market is None:
-            raise VenueUnavailable("the sim exchange is not running", venue=self.name)
-        return self._market
-
+        return self._exchange.market
 
 
 @contextmanager

@@ -27,7 +27,9 @@ from gateway.venues.sim.candles import CandleSeries
 from gateway.venues.sim.config import SimSettings, SimSymbolSettings
 from gateway.venues.sim.matching import BookEvent, EngineEvent, MatchingEngine, OrderRefused, TradeEvent
 
-__all__ = ["HOUSE", "PUBLISHED_DEPTH", "StepResult", "SyntheticMarket", "build_engine", "build_instruments"]
+__all__ = [
+    "HOUSE", "PUBLISHED_DEPTH", "StepResult", "SyntheticMarket", "build_engine", "build_instrument", "build_instruments",
+]
 
 HOUSE = "house"
 PUBLISHED_DEPTH = 50
@@ -41,17 +43,19 @@ _RATE_STEP = Decimal("1e-8")
 _BASE_FUNDING = 0.0001
 
 
+def build_instrument(venue: str, spec: SimSymbolSettings) -> Instrument:
+    """Return the instrument `spec` describes, named for `venue`."""
+    parsed = parse_symbol(spec.symbol)
+    return Instrument(
+        venue=venue, symbol=spec.symbol, native=spec.native_name, base=parsed.base, quote=parsed.quote,
+        type=parsed.market_type, tick_size=spec.tick_size, step_size=spec.step_size, min_qty=spec.min_qty,
+        min_notional=spec.min_notional, settle=parsed.settle,
+    )
+
+
 def build_instruments(venue: str, settings: SimSettings) -> list[Instrument]:
     """Return the instruments `settings` lists, named for `venue`."""
-    found = []
-    for spec in settings.symbols:
-        parsed = parse_symbol(spec.symbol)
-        found.append(Instrument(
-            venue=venue, symbol=spec.symbol, native=spec.native_name, base=parsed.base, quote=parsed.quote,
-            type=parsed.market_type, tick_size=spec.tick_size, step_size=spec.step_size, min_qty=spec.min_qty,
-            min_notional=spec.min_notional, settle=parsed.settle,
-        ))
-    return found
+    return [build_instrument(venue, spec) for spec in settings.symbols]
 
 
 def build_engine(venue: str, settings: SimSettings) -> MatchingEngine:
@@ -121,6 +125,8 @@ class SyntheticMarket:
                  start_prices: dict[str, Decimal] | None = None):
         self.venue = venue
         self.engine = engine
+        self._seed = settings.seed
+        self._levels = settings.depth_levels
         engine.open_account(HOUSE, house=True)
         starts = start_prices or {}
         self.feeds = {
@@ -128,6 +134,13 @@ class SyntheticMarket:
                                starts.get(spec.symbol, spec.start_price))
             for spec in settings.symbols
         }
+
+    def add_symbol(self, spec: SimSymbolSettings) -> None:
+        """Drive `spec`'s symbol too, from its ``start_price``; the engine must trade it already."""
+        if spec.symbol in self.feeds:
+            raise ValueError(f"{spec.symbol!r} is driven already")
+        self.feeds[spec.symbol] = _Feed(self.venue, spec, self.engine.instruments[spec.symbol], self._seed,
+                                        self._levels, spec.start_price)
 
     def step(self, symbol: str, now_ms: int) -> StepResult:
         """Advance `symbol` by one step at `now_ms`; return what the engine and the market emitted."""
@@ -148,10 +161,12 @@ class SyntheticMarket:
         result.market_events = self.publish(symbol, events, now_ms, stepped=True)
         return result
 
-    def prewarm(self, now_ms: int, steps: int = 300, spacing_ms: int = 60_000) -> None:
-        """Run `steps` steps of every symbol at back-dated times ending at `now_ms` (fills klines)."""
+    def prewarm(self, now_ms: int, steps: int = 300, spacing_ms: int = 60_000,
+                symbols: list[str] | None = None) -> None:
+        """Run `steps` steps of every symbol (or of `symbols`) at back-dated times ending at `now_ms`
+        (fills klines)."""
         for i in range(steps, 0, -1):
-            for symbol in self.feeds:
+            for symbol in (self.feeds if symbols is None else symbols):
                 self.step(symbol, now_ms - i * spacing_ms)
 
     def observe(self, events: list[EngineEvent], now_ms: int) -> list[MarketEvent]:

@@ -35,6 +35,8 @@ from bisect import bisect_left
 from decimal import Decimal
 
 from gateway.core.enums import MarginType, MarketType, OrderType, Side, TimeInForce
+from gateway.core.instruments import Instrument
+from gateway.venues.sim.book import Book
 from gateway.venues.sim.records import (
     BalanceEvent,
     BookEvent,
@@ -47,6 +49,7 @@ from gateway.venues.sim.records import (
     TradeEvent,
 )
 from gateway.venues.sim.snapshot import EngineSnapshots
+from gateway.venues.sim.triggers import TriggerBook
 
 __all__ = [
     "BalanceEvent",
@@ -84,6 +87,24 @@ class MatchingEngine(EngineSnapshots):
             self._history.setdefault(name, {})
             self._fills.setdefault(name, [])
 
+    def transfer(self, account: str, asset: str, amount: Decimal, now_ms: int) -> list[EngineEvent]:
+        """Deposit (`amount` > 0) into or withdraw (`amount` < 0) from the free balance of `account`.
+
+        Raises:
+            OrderRefused: ``unknown_account``, ``house_account``, ``invalid_amount`` (zero), or
+                ``insufficient_balance`` (a withdrawal beyond the free balance); nothing changed.
+        """
+        if self.ledger.is_house(self._account(account)):
+            raise OrderRefused("house_account", f"{account!r} is a house account")
+        if not amount:
+            raise OrderRefused("invalid_amount", "the amount must not be zero")
+        free = self.ledger.balance(account, asset).free
+        if amount < 0 and -amount > free:
+            raise OrderRefused("insufficient_balance", f"cannot withdraw {-amount} {asset}: {free} is free")
+        self._begin(now_ms)
+        self.ledger.deposit(account, asset, amount)
+        return self._end()
+
     def set_leverage(self, account: str, symbol: str, leverage: int, now_ms: int) -> list[EngineEvent]:
         """Set `account`'s leverage on perp `symbol` (1..125). Raises `OrderRefused`."""
         instrument = self._instrument(symbol)
@@ -103,6 +124,21 @@ class MatchingEngine(EngineSnapshots):
         self._begin(now_ms)
         self.ledger.set_margin_type(account, symbol, margin_type)
         return self._end()
+
+    # --- instruments --------------------------------------------------------------------------------
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Trade `instrument` from now on, starting with an empty book.
+
+        Raises:
+            ValueError: the symbol is traded already.
+        """
+        symbol = instrument.symbol
+        if symbol in self.instruments:
+            raise ValueError(f"{symbol!r} is traded already")
+        self.instruments[symbol] = instrument
+        self.books[symbol] = Book(symbol)
+        self.triggers[symbol] = TriggerBook()
 
     # --- orders -------------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ async def house_order(gateway: Gateway, side: Side, qty: str, price: Decimal | N
         events = engine.place(HOUSE, PERP, side, OrderType.MARKET, D(qty), now)
     else:
         events = engine.place(HOUSE, PERP, side, OrderType.LIMIT, D(qty), now, price=price, tif=TimeInForce.IOC)
-    await adapter._publish(events, now)  # type: ignore[attr-defined]  # push what it caused, as the venue does
+    await adapter.exchange.publish(events, now, "sim")  # type: ignore[attr-defined]  # push what it caused, as the venue does
 
 
 async def sweep_to(gateway: Gateway, trigger: Decimal, side: Side) -> None:

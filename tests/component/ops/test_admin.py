@@ -57,6 +57,7 @@ async def test_orders_cancel_all_and_kill_switch_through_the_cli(gw, capsys) -> 
 
     status = await cli(capsys, "status", "--url", url)
     assert "ready: True" in status and "sim" in status and "local" in status
+    assert "open orders: 1   live brackets: 0" in status
 
 
 async def test_admin_endpoints_need_the_key(gw, capsys) -> None:
@@ -95,3 +96,51 @@ async def test_sim_reset_wipes_the_exchange_and_reconciles(gw) -> None:
             assert response.status == 404
     balances = {b["asset"]: b["free"] for b in await client.call("account.balances")}
     assert balances["BTC"] == "1"
+
+
+async def test_brackets_through_the_cli(gateway_factory, capsys) -> None:
+    from decimal import Decimal
+
+    from tests.component.brackets.kit import PERP, bracket_params, gateway_overrides
+
+    gateway = await gateway_factory(**gateway_overrides())
+    routes = admin_routes(SecretStr(ADMIN_KEY), lambda: gateway.orders, gateway.venues,
+                          brackets=lambda: gateway.brackets)
+    async with OpsServer(HttpSettings(port=0), ready=lambda: [], status=gateway.status, extra_routes=routes) as ops:
+        url = f"http://127.0.0.1:{ops.port}"
+        args = ("--url", url, "--admin-key", ADMIN_KEY)
+        assert "no live brackets" in await cli(capsys, "brackets", *args)
+        async with GatewayClient(f"ws://127.0.0.1:{gateway.api.port}/ws", api_key=LOCAL_KEY) as client:
+            bbo = await client.call("bbo", {"symbol": PERP})
+            bid, ask = Decimal(bbo["bid"]), Decimal(bbo["ask"])
+            resting = await client.call("bracket.place", bracket_params(
+                "buy", "0.010", {"type": "limit", "price": str(bid - 500)}, ask + 200, bid - 900, mode="emulated"))
+            filled = await client.call("bracket.place", bracket_params(
+                "buy", "0.010", {"type": "market"}, ask + 200, bid - 200, mode="emulated"))
+
+            listed = json.loads(await cli(capsys, "brackets", *args, "--json"))["brackets"]
+            by_id = {b["bracket_id"]: b for b in listed}
+            assert by_id.keys() == {resting["bracket_id"], filled["bracket_id"]}
+            assert by_id[resting["bracket_id"]]["state"] == "pending_entry"
+            assert by_id[resting["bracket_id"]]["protection"] == "no_position"
+            active = by_id[filled["bracket_id"]]
+            assert active["state"] == "active" and active["protection"] == "protected"
+            assert active["take_profit"]["status"] == "armed" and active["stop_loss"]["status"] == "armed"
+            assert active["open_qty"] == "0.010"
+
+            table = await cli(capsys, "brackets", *args)
+            header, *rows = table.splitlines()
+            assert header.split()[:6] == ["ACCOUNT", "SYMBOL", "SIDE", "QTY", "STATE", "PROTECTION"]
+            assert len(rows) == 2 and all(PERP in row for row in rows)
+            assert any("active" in row and "protected" in row and "armed" in row for row in rows)
+
+            await client.call("bracket.cancel", {"bracket_id": resting["bracket_id"]})
+            listed = json.loads(await cli(capsys, "brackets", *args, "--json", "--account", "sim"))["brackets"]
+            assert [b["bracket_id"] for b in listed] == [filled["bracket_id"]]
+
+        with pytest.raises(SystemExit) as refused:
+            await asyncio.to_thread(main, ["brackets", "--url", url, "--admin-key", "wrong-key"])
+        assert "401" in str(refused.value)
+        with pytest.raises(SystemExit) as unknown:
+            await asyncio.to_thread(main, ["brackets", *args, "--account", "nope"])
+        assert "404" in str(unknown.value)

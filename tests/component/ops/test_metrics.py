@@ -25,7 +25,7 @@ from gateway.venues.sim.config import SimSettings
 
 KEY = "metrics-test-key-0001"
 DEADLINE_S = 5.0
-ALLOWED_LABELS = {"venue", "symbol", "kind", "loop", "state"}
+ALLOWED_LABELS = {"venue", "symbol", "kind", "loop", "state", "code", "le"}  # le: a histogram's buckets
 
 EXPECTED_FAMILIES = {
     "gateway_market_messages_received",

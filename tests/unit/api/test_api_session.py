@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -173,6 +174,18 @@ def test_the_key_ring_finds_the_owner_of_a_key() -> None:
     assert ring.authenticate("key-bbbb-222") is None
     assert ring.authenticate("") is None
     assert ring.authenticate("ключ-юникод") is None
+
+
+def test_the_key_ring_takes_new_keys_at_run_time_but_no_duplicates() -> None:
+    ring = KeyRing([StrategySettings(name="a", api_key="key-aaaa-1111")])
+    added = ring.add(StrategySettings(name="user1", api_key="key-user-1111", accounts=frozenset({"user1"})))
+    assert ring.authenticate("key-user-1111") == added == ring.principal("user1")
+    assert added.accounts == frozenset({"user1"})
+    with pytest.raises(ValueError, match="exists"):
+        ring.add(StrategySettings(name="a", api_key="key-other-2222"))
+    with pytest.raises(ValueError, match="api_key"):
+        ring.add(StrategySettings(name="c", api_key="key-aaaa-1111"))
+    assert ring.principal("c") is None and ring.authenticate("key-aaaa-1111").strategy == "a"  # type: ignore[union-attr]
 
 
 def test_a_principal_without_an_account_list_may_use_every_account() -> None:
