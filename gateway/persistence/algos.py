@@ -8,15 +8,12 @@ gateway's database file (WAL), like the bracket store.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
-import aiosqlite
 import orjson
 
-from gateway.persistence.db import open_database
+from gateway.persistence.db import SqliteStore
 
 __all__ = ["AlgoRow", "AlgoStore"]
 
@@ -29,23 +26,8 @@ _COLUMNS = ("algo_id, account, client_order_id, strategy, symbol, algorithm, sta
 _UPSERT = f"INSERT OR REPLACE INTO algos ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
 
 
-class AlgoStore:
+class AlgoStore(SqliteStore):
     """Persistent parent orders over one aiosqlite connection."""
-
-    def __init__(self, conn: aiosqlite.Connection):
-        self._conn = conn
-        self.writes = 0  # transactions committed
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, path: str | Path,
-                   synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> AsyncIterator[AlgoStore]:
-        """Open the database at `path` (migrating it) for the duration of the context."""
-        conn = await open_database(path, synchronous)
-        try:
-            yield cls(conn)
-        finally:
-            await conn.close()
 
     async def write(self, rows: Sequence[AlgoRow]) -> None:
         """Upsert `rows` in one transaction.

@@ -8,15 +8,12 @@ these never share a transaction).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
-import aiosqlite
 import orjson
 
-from gateway.persistence.db import open_database
+from gateway.persistence.db import SqliteStore
 
 __all__ = ["BracketRow", "BracketStore"]
 
@@ -28,23 +25,8 @@ _UPSERT = f"INSERT OR REPLACE INTO brackets ({_COLUMNS}) VALUES ({', '.join('?' 
 _SET_META = "INSERT OR REPLACE INTO bracket_meta (key, value) VALUES (?, ?)"
 
 
-class BracketStore:
+class BracketStore(SqliteStore):
     """Persistent brackets over one aiosqlite connection."""
-
-    def __init__(self, conn: aiosqlite.Connection):
-        self._conn = conn
-        self.writes = 0  # transactions committed
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, path: str | Path,
-                   synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> AsyncIterator[BracketStore]:
-        """Open the database at `path` (migrating it) for the duration of the context."""
-        conn = await open_database(path, synchronous)
-        try:
-            yield cls(conn)
-        finally:
-            await conn.close()
 
     async def write(self, rows: Sequence[BracketRow], meta: dict[str, Any] | None = None) -> None:
         """Upsert `rows` (and `meta` keys) in one transaction.

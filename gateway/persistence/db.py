@@ -10,14 +10,16 @@ WAL at every commit instead, costing one fsync per batch of decisions.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import aiosqlite
 
 from gateway.persistence.migrations import migrate
 
-__all__ = ["open_database"]
+__all__ = ["SqliteStore", "open_database"]
 
 
 async def open_database(
@@ -44,3 +46,21 @@ async def open_database(
         await conn.close()
         raise
     return conn
+
+
+class SqliteStore:
+    """Base of a store that owns one aiosqlite connection to the (migrated) gateway database."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self._conn = conn
+        self.writes = 0  # transactions committed
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, path: str | Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> AsyncIterator[Self]:
+        """Open the database at `path` (migrating it) for the duration of the context."""
+        conn = await open_database(path, synchronous)
+        try:
+            yield cls(conn)
+        finally:
+            await conn.close()
