@@ -3,33 +3,37 @@
 ``python -m gateway.simserver --dialect binance --host 127.0.0.1 --port 8090 --api-key K --api-secret S``
 
 `add_arguments` and `serve` are what the gateway's ``sim-serve`` subcommand calls; `serve` runs until
-`stop` is set (the caller's signal handler sets it).
+`stop` is set (the caller's signal handler sets it). Each dialect's ``<package>.cli`` module has an
+``async serve(args, stop) -> int`` that starts its server and calls `announce` once it listens.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
-from gateway.simserver.binance.server import BinanceDialect, DialectSettings
-from gateway.venues.sim.config import SimSettings
+__all__ = ["DIALECTS", "add_arguments", "announce", "build_parser", "parse", "serve"]
 
-__all__ = ["add_arguments", "build_parser", "parse", "serve"]
-
-DIALECTS = ("binance",)
+# dialect name -> module with `serve(args, stop)`; adding a dialect is one line here.
+DIALECTS: dict[str, str] = {
+    "binance": "gateway.simserver.binance.cli",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the dialect server's options to `parser`."""
-    parser.add_argument("--dialect", choices=DIALECTS, default="binance")
+    parser.add_argument("--dialect", choices=sorted(DIALECTS), default="binance")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port (printed at start)")
     parser.add_argument("--api-key", default=None, help="the funded user's API key")
-    parser.add_argument("--api-secret", default=None, help="the funded user's HMAC secret")
+    parser.add_argument("--api-secret", default=None, help="the funded user's API secret")
+    parser.add_argument("--passphrase", default=None, help="the funded user's API passphrase (OKX)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rate", type=float, default=20.0, help="market steps per second per symbol")
 
@@ -40,20 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def announce(urls: dict[str, Any]) -> None:
+    """Print the one JSON line that tells the caller where the dialect listens."""
+    sys.stdout.write(orjson.dumps({"event": "simserver.listening", **urls}).decode() + "\n")
+    sys.stdout.flush()
+
+
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    """Serve the dialect `args` name until `stop` is set; print one JSON line with its URLs once listening."""
-    keys = {args.api_key: args.api_secret} if args.api_key and args.api_secret else {}
-    settings = DialectSettings(sim=SimSettings(seed=args.seed, message_rate=max(args.rate, 1.0)),
-                               message_rate=args.rate, api_keys=keys)
-    async with BinanceDialect(settings, host=args.host, port=args.port) as dialect:
-        line = {"event": "simserver.listening", "dialect": args.dialect, "rest": dialect.rest_url,
-                "spot_streams": dialect.ws_url, "usdm_public_streams": f"{dialect.ws_url}/public",
-                "usdm_market_streams": f"{dialect.ws_url}/market", "usdm_private_streams": f"{dialect.ws_url}/private",
-                "spot_ws_api": f"{dialect.ws_url}/ws-api/v3", "usdm_ws_api": f"{dialect.ws_url}/ws-fapi/v1"}
-        sys.stdout.write(orjson.dumps(line).decode() + "\n")
-        sys.stdout.flush()
-        await stop.wait()
-    return 0
+    """Serve the dialect `args` names until `stop` is set."""
+    module = importlib.import_module(DIALECTS[args.dialect])
+    return int(await module.serve(args, stop))
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
