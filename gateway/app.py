@@ -33,6 +33,7 @@ from gateway.api.http_server import OpsServer
 from gateway.api.rest.server import RestApi
 from gateway.api.methods import market_methods
 from gateway.api.order_methods import register_order_methods
+from gateway.api.venue_methods import register_venue_methods
 from gateway.api.protocol import encode_push
 from gateway.api.sim_routes import sim_admin_routes
 from gateway.api.ws_server import StrategyServer
@@ -158,6 +159,7 @@ class Gateway:
         register_order_methods(methods)
         register_bracket_methods(methods)
         register_algo_methods(methods)
+        register_venue_methods(methods)
         self.api = StrategyServer(
             settings.api, directory=self.directory, market=self.market, bus=self.bus, clock=self.clock,
             methods=methods,
