@@ -230,11 +230,15 @@ class OrderService:
 
     # --- commands -------------------------------------------------------------------------------------
 
-    async def place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any]
-                    ) -> dict[str, Any]:
+    async def place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any],
+                    *, fresh_client_id: bool = False) -> dict[str, Any]:
         """Place an order; return it once the venue answered (status `unknown` if the answer was lost).
 
-        The same client_order_id again returns the first order and places nothing.
+        The same client_order_id again returns the first order and places nothing. An id that is not in
+        memory is looked up in the journal first (it may predate the in-memory window), unless the caller
+        passes `fresh_client_id`: its promise that the id was minted for this order and never used before
+        (the bracket legs' ids carry a generation that is persisted and never re-sent). That saves a
+        database round trip on the trigger-to-venue path.
 
         Raises:
             GatewayError: INVALID_PARAMS, UNKNOWN_VENUE, UNKNOWN_SYMBOL, PRECISION, MIN_NOTIONAL,
@@ -242,10 +246,10 @@ class OrderService:
                 VENUE_REJECTED / RATE_LIMITED (the venue said no; the order is recorded as rejected).
         """
         if self._observe_ack is None and self._count_reject is None:
-            return await self._place(strategy, account, params)
+            return await self._place(strategy, account, params, fresh_client_id)
         started = time.perf_counter()
         try:
-            placed = await self._place(strategy, account, params)
+            placed = await self._place(strategy, account, params, fresh_client_id)
         except GatewayError as exc:
             # Labels stay bounded: an account that is not a configured venue is counted as "".
             venue = account or self._default or ""
@@ -259,13 +263,14 @@ class OrderService:
             self._observe_ack(placed["account"], time.perf_counter() - started)
         return placed
 
-    async def _place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any]
-                     ) -> dict[str, Any]:
+    async def _place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any],
+                     fresh_client_id: bool = False) -> dict[str, Any]:
         if not isinstance(params, PlaceParams):
             params = PlaceParams.from_mapping(params)
         adapter = self._trading_venue(account)
         instrument = self._instrument(adapter, params.symbol)
-        if params.client_order_id and self.manager.get(adapter.name, params.client_order_id) is None:
+        if (params.client_order_id and not fresh_client_id
+                and self.manager.get(adapter.name, params.client_order_id) is None):
             row = await self._journal.get_order(adapter.name, params.client_order_id)
             if row is not None:  # placed before the in-memory retention window: still the same order
                 stored = order_from_row(row)

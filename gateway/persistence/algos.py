@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gateway.persistence.db import SqliteStore
+from gateway.persistence.db import SqliteStore, write_transaction
 
 __all__ = ["AlgoRow", "AlgoStore"]
 
@@ -37,14 +37,9 @@ class AlgoStore(SqliteStore):
         """
         if not rows:
             return
-        conn = self._conn
-        try:
-            await conn.executemany(_UPSERT, [(*r[:7], int(r[7]), *r[8:11], orjson.dumps(r[11]).decode())
-                                             for r in rows])
-            await conn.commit()
-        except BaseException:
-            await conn.rollback()
-            raise
+        await write_transaction(self._conn, (
+            (_UPSERT, [(*r[:7], int(r[7]), *r[8:11], orjson.dumps(r[11]).decode()) for r in rows]),
+        ))
         self.writes += 1
 
     async def load(self, ended_since_ms: int) -> list[AlgoRow]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gateway.persistence.db import SqliteStore
+from gateway.persistence.db import SqliteStore, write_transaction
 
 __all__ = ["BracketRow", "BracketStore"]
 
@@ -36,17 +36,10 @@ class BracketStore(SqliteStore):
         """
         if not rows and not meta:
             return
-        conn = self._conn
-        try:
-            if rows:
-                await conn.executemany(_UPSERT, [(*r[:5], int(r[5]), *r[6:9], orjson.dumps(r[9]).decode())
-                                                 for r in rows])
-            if meta:
-                await conn.executemany(_SET_META, [(k, orjson.dumps(v).decode()) for k, v in meta.items()])
-            await conn.commit()
-        except BaseException:
-            await conn.rollback()
-            raise
+        await write_transaction(self._conn, (
+            (_UPSERT, [(*r[:5], int(r[5]), *r[6:9], orjson.dumps(r[9]).decode()) for r in rows]),
+            (_SET_META, [(k, orjson.dumps(v).decode()) for k, v in (meta or {}).items()]),
+        ))
         self.writes += 1
 
     async def load(self, ended_since_ms: int) -> list[BracketRow]:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import aiosqlite
 import orjson
 
-from gateway.persistence.db import open_database
+from gateway.persistence.db import open_database, write_transaction
 
 __all__ = ["FILL_COLUMNS", "JournalRow", "ORDER_COLUMNS", "OrderStore"]
 
@@ -95,19 +95,9 @@ class OrderStore:
         fill_rows = fills
         if not (journal_rows or order_rows or fill_rows):
             return
-        conn = self._conn
         started = time.perf_counter()
-        try:
-            if journal_rows:
-                await conn.executemany(_INSERT_JOURNAL, journal_rows)
-            if order_rows:
-                await conn.executemany(_UPSERT_ORDER, order_rows)
-            if fill_rows:
-                await conn.executemany(_INSERT_FILL, fill_rows)
-            await conn.commit()
-        except BaseException:
-            await conn.rollback()
-            raise
+        await write_transaction(self._conn, ((_INSERT_JOURNAL, journal_rows), (_UPSERT_ORDER, order_rows),
+                                             (_INSERT_FILL, fill_rows)))
         self.writes += 1
         if self._observe_write is not None:
             self._observe_write(time.perf_counter() - started)

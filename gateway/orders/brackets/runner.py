@@ -174,8 +174,10 @@ class IntentRunner:
         return intent.reduce_only and self._reduce_only(intent.venue, intent.symbol)
 
     async def _place(self, strategy: str | None, bracket_id: str, account: str, params: PlaceParams) -> None:
+        # A leg's client id carries a generation that is persisted before it is used and never re-sent
+        # (brackets.ids): it is fresh, so the order service skips its journal lookup for an older order.
         try:
-            order = await self._orders.place(strategy, account, params)
+            order = await self._orders.place(strategy, account, params, fresh_client_id=True)
         except GatewayError as exc:
             report = self._refusal(params.client_order_id, exc)
             log.warning("bracket.leg_not_placed", bracket_id=bracket_id, client_order_id=params.client_order_id,

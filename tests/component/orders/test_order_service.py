@@ -300,3 +300,23 @@ async def test_a_venue_that_fails_reconciliation_is_retried(harness, venue: Fake
         assert info.value.code is ErrorCode.VENUE_UNAVAILABLE
         await asyncio.wait_for(_until(lambda: "fake" in service._reconciled), 3)
         assert (await service.place("s1", "fake", params()))["status"] == "new"
+
+
+async def test_only_a_client_id_not_promised_fresh_is_looked_up_in_the_journal(harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from gateway.persistence.store import OrderStore
+
+    lookups: list[str | None] = []
+    real_get = OrderStore.get_order
+
+    async def counting_get(self, account, client_order_id=None, order_id=None):  # type: ignore[no-untyped-def]
+        lookups.append(client_order_id)
+        return await real_get(self, account, client_order_id, order_id)
+
+    monkeypatch.setattr(OrderStore, "get_order", counting_get)
+    async with harness.run() as service:
+        await service.place("s1", "fake", params(client_order_id="leg-1"), fresh_client_id=True)
+        assert lookups == []  # the bracket path: no journal round trip before the venue call
+        await service.place("s1", "fake", params(client_order_id="user-1"))
+        assert lookups == ["user-1"]  # may predate the in-memory window: looked up once
+        again = await service.place("s1", "fake", params(client_order_id="user-1"))
+        assert again["client_order_id"] == "user-1" and lookups == ["user-1"]  # in memory now

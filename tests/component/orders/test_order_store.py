@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,6 +78,19 @@ async def test_write_batches_and_queries(tmp_path: Path) -> None:
         assert {r[0] for r in await store.load_orders(closed_since_ms=1_000)} == {"fake"}
         assert {r[1] for r in await store.load_orders(closed_since_ms=1_000)} == {"a", "c"}
         assert (await store.journal("fake", "a"))[0][4] == {"qty": "1.5"}
+
+
+async def test_a_batch_that_fails_midway_is_rolled_back_whole(tmp_path: Path) -> None:
+    # One transaction: the journal entry and the order snapshot written before the failing fill row go too.
+    async with OrderStore.open(tmp_path / "o.db") as store:
+        broken_fill = (*fill_to_row(fill("T9", "z", 5))[:-1], object())  # not a type SQLite can bind
+        with pytest.raises(sqlite3.Error):
+            await store.write([order_to_row(order("z", 5))], [broken_fill],
+                              [JournalEntry(5, "intent.place", "fake", "z", {})])
+        assert await store.counts() == {"orders": 0, "fills": 0, "journal": 0}
+        assert store.writes == 0
+        await store.write([order_to_row(order("y", 6))], [], [])  # the connection is still usable
+        assert await store.counts() == {"orders": 1, "fills": 0, "journal": 0}
 
 
 class FailingJournal:
