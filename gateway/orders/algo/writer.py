@@ -18,9 +18,8 @@ from typing import Any
 
 import structlog
 
-from gateway.core.admission import admit
 from gateway.core.clock import Clock
-from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected, VenueUnavailable
+from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected
 from gateway.orders.algo.engine import (
     ChildReport,
     Intent,
@@ -38,6 +37,7 @@ from gateway.orders.algo.engine import (
     resume,
 )
 from gateway.orders.algo.model import Algo
+from gateway.orders.single_writer import SingleWriter, WriterBatch
 from gateway.persistence.algos import AlgoRow, AlgoStore
 
 __all__ = ["AlgoWriter", "CallAnswer", "Command", "PlaceCommand", "PublishFn", "ReportMessage", "TickMessage",
@@ -46,7 +46,6 @@ __all__ = ["AlgoWriter", "CallAnswer", "Command", "PlaceCommand", "PublishFn", "
 log = structlog.get_logger("gateway.algos")
 
 PublishFn = Callable[[str, dict[str, Any]], None]  # (account, data) -> <account>@algo
-_STOP = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +89,18 @@ class TickMessage:
     reports: tuple[tuple[str, ChildReport], ...] = ()
 
 
-class _Batch:
-    __slots__ = ("changed", "intents", "reasons", "replies", "touched")
+class _Batch(WriterBatch):
+    __slots__ = ("changed", "intents", "reasons", "touched")
 
     def __init__(self) -> None:
+        super().__init__()
         self.changed: dict[str, Algo] = {}
         self.reasons: dict[str, list[str]] = {}
         self.touched: set[str] = set()
-        self.replies: list[tuple[asyncio.Future[Any], Any]] = []
         self.intents: list[Intent] = []
 
 
-class AlgoWriter:
+class AlgoWriter(SingleWriter[_Batch]):
     """The single writer of parent state (see the module docstring).
 
     Args:
@@ -114,19 +113,16 @@ class AlgoWriter:
 
     def __init__(self, store: AlgoStore, publish: PublishFn, clock: Clock, tuning: Tuning,
                  run_intent: Callable[[Intent], Awaitable[None]]):
+        super().__init__("algos", clock)
         self._store = store
         self._publish = publish
-        self._clock = clock
         self._tuning = tuning
         self._run_intent = run_intent
         self.algos: dict[str, Algo] = {}
         self.rules: dict[str, SizeRules] = {}
         self.by_client_id: dict[tuple[str, str], str] = {}
         self.snapshots: dict[tuple[str, str], MarketSnapshot] = {}
-        self.inbox: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
         self.calls: set[asyncio.Task[None]] = set()
-        self.task: asyncio.Task[None] | None = None
-        self.failed: BaseException | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -137,94 +133,37 @@ class AlgoWriter:
         if algo.client_order_id:
             self.by_client_id[(algo.account, algo.client_order_id)] = algo.algo_id
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name="algos.writer")
-        self.task.add_done_callback(self._on_task_done)
-
     async def stop(self, timeout_s: float) -> None:
         """Fold what is queued, let in-flight child calls answer, then end the task (at most `timeout_s`)."""
-        task, self.task = self.task, None
+        task = self.task
         try:
             async with asyncio.timeout(timeout_s):
                 if self.calls:
                     await asyncio.gather(*self.calls, return_exceptions=True)
-                if task is not None and not task.done():
-                    self.inbox.put_nowait((_STOP, None))
-                    await asyncio.shield(task)
+                await self._stop_task()
         except TimeoutError:
             log.error("algos.stop_timeout", calls=len(self.calls))
         for t in (*self.calls, *([task] if task is not None else [])):
             t.cancel()
         await asyncio.gather(*self.calls, return_exceptions=True)
 
-    def put(self, msg: Any) -> None:
-        """Queue a message that needs no answer (reports, answers, ticks). Never blocks."""
-        self.inbox.put_nowait((msg, None))
+    # --- one batch (SingleWriter's steps) --------------------------------------------------------------------
 
-    async def submit(self, msg: Any) -> Any:
-        """Queue a message and wait for its answer (a barrier when `msg` is None).
+    def _new_batch(self) -> _Batch:
+        return _Batch()
 
-        Raises:
-            GatewayError: the answer was an error, or the writer is not running.
-        """
-        if self.task is None or self.task.done():
-            raise VenueUnavailable("the algo engine is not running", venue="algos")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.inbox.put_nowait((msg, future))
-        admit()  # queued in arrival order: the caller's transport may start its next request
-        reply = await future
-        if isinstance(reply, GatewayError):
-            raise reply
-        return reply
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.failed = task.exception()
-            log.error("algos.writer_died", error=repr(task.exception()))
-
-    async def _run(self) -> None:
-        inbox = self.inbox
-        while True:
-            batch = [await inbox.get()]
-            while len(batch) < 1024 and not inbox.empty():
-                batch.append(inbox.get_nowait())
-            stop = next((i for i, item in enumerate(batch) if item[0] is _STOP), None)
-            if batch[:stop]:
-                await self._process(batch[:stop])
-            if stop is not None:
-                return
-
-    # --- one batch ---------------------------------------------------------------------------------------
-
-    async def _process(self, batch: list[tuple[Any, asyncio.Future[Any] | None]]) -> None:
-        out = _Batch()
-        now = self._clock.now_ms()
-        for msg, future in batch:
-            try:
-                self._handle(msg, future, now, out)
-            except GatewayError as exc:
-                if future is not None:
-                    out.replies.append((future, exc))
-            except Exception as exc:  # a bug: answer the caller, keep serving the others
-                log.exception("algos.handle_failed", message=type(msg).__name__)
-                if future is not None:
-                    out.replies.append((future, GatewayError(f"internal error: {exc!r}", code=ErrorCode.INTERNAL)))
+    def _settle(self, out: _Batch, now: int) -> None:
         for algo_id in out.touched:  # a report or a command may let the parent act at once
             algo = self.algos.get(algo_id)
             if algo is not None and not algo.is_terminal:
                 self._apply(algo, self._advance(algo, now), out)
         for algo in out.changed.values():
             algo.version += 1
-        rows = [self._row(a) for a in out.changed.values()]
-        try:
-            await self._store.write(rows)
-        except Exception as exc:
-            log.exception("algos.persist_failed", algos=len(rows))
-            self.failed = exc
-            for future, _ in out.replies:
-                if not future.done():
-                    future.set_result(GatewayError("algo store write failed", code=ErrorCode.INTERNAL))
-            raise  # crash-only: nothing is published or sent that was not persisted
+
+    async def _persist(self, out: _Batch) -> None:
+        await self._store.write([self._row(a) for a in out.changed.values()])
+
+    def _publish_batch(self, out: _Batch) -> None:
         for algo in out.changed.values():
             reasons = out.reasons.get(algo.algo_id, [])
             data = {"type": "algo", **algo.to_public(), "change_reason": ",".join(dict.fromkeys(reasons))}
@@ -232,9 +171,8 @@ class AlgoWriter:
                 self._publish(algo.account, data)
             except Exception:
                 log.exception("algos.publish_failed")
-        for future, reply in out.replies:
-            if not future.done():
-                future.set_result(reply() if callable(reply) else reply)
+
+    def _act(self, out: _Batch) -> None:
         for intent in out.intents:
             task = asyncio.create_task(self._run_intent(intent), name=f"algos.{type(intent).__name__}")
             self.calls.add(task)

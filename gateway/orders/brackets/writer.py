@@ -17,7 +17,6 @@ from typing import Any
 
 import structlog
 
-from gateway.core.admission import admit
 from gateway.core.clock import Clock
 from gateway.core.enums import OrderStatus, OrderType, Side
 from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected, VenueUnavailable
@@ -30,6 +29,7 @@ from gateway.orders.brackets.placement import LegSpec, new_bracket
 from gateway.orders.brackets.reconcile import ReconcilePolicy, Repair, reconcile, summarize
 from gateway.orders.brackets.runner import Answer
 from gateway.orders.brackets.venue_view import VenueView
+from gateway.orders.single_writer import SingleWriter, WriterBatch
 from gateway.persistence.brackets import BracketRow, BracketStore
 
 __all__ = ["BracketWriter", "CancelCommand", "FiredMessage", "PlaceCommand", "PlaceSpec", "PositionCheck",
@@ -38,7 +38,6 @@ __all__ = ["BracketWriter", "CancelCommand", "FiredMessage", "PlaceCommand", "Pl
 log = structlog.get_logger("gateway.brackets")
 
 PublishFn = Callable[[str, dict[str, Any]], None]  # (account, data) -> <account>@bracket
-_STOP = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +99,18 @@ class ReconcileViews:
     why: str
 
 
-class _Batch:
-    __slots__ = ("changed", "intents", "meta", "pushes", "replies")
+class _Batch(WriterBatch):
+    __slots__ = ("changed", "intents", "meta", "pushes")
 
     def __init__(self) -> None:
+        super().__init__()
         self.changed: dict[str, Bracket] = {}
         self.pushes: list[tuple[str, dict[str, Any]]] = []
-        self.replies: list[tuple[asyncio.Future[Any], Any]] = []
         self.intents: list[Intent] = []
         self.meta: dict[str, Any] = {}
 
 
-class BracketWriter:
+class BracketWriter(SingleWriter[_Batch]):
     """The single writer of bracket state (see the module docstring).
 
     Args:
@@ -123,57 +122,27 @@ class BracketWriter:
     """
 
     def __init__(self, book: BracketBook, store: BracketStore, publish: PublishFn, clock: Clock):
+        super().__init__("brackets", clock)
         self.book = book
         self._store = store
         self._publish = publish
-        self._clock = clock
         self.run_venue_intents: Callable[[list[Intent]], None] = lambda intents: None
-        self.inbox: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
         self.waiters: dict[str, list[asyncio.Future[Any]]] = {}  # bracket.place callers awaiting the entry
         self.positions: dict[tuple[str, str], tuple[Decimal, int]] = {}  # latest venue position reports
         self.fill_ts: dict[str, int] = {}  # client order id -> venue time of its latest fill
-        self.task: asyncio.Task[None] | None = None
-        self.failed: BaseException | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name="brackets.writer")
-        self.task.add_done_callback(self._on_task_done)
 
     async def stop(self, timeout_s: float) -> None:
         """Fold what is queued, then end the task (at most `timeout_s`)."""
-        task, self.task = self.task, None
-        if task is not None and not task.done():
-            self.inbox.put_nowait((_STOP, None))
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await asyncio.shield(task)
-            except TimeoutError:
-                task.cancel()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._stop_task()
+        except TimeoutError:
+            log.error("brackets.stop_timeout")
         for futures in self.waiters.values():
             for future in futures:
                 if not future.done():
                     future.set_result(VenueUnavailable("bracket service stopped", venue="brackets"))
         self.waiters.clear()
-
-    def put(self, msg: Any) -> None:
-        """Queue a message that needs no answer (reports, answers, position checks). Never blocks."""
-        self.inbox.put_nowait((msg, None))
-
-    async def submit(self, msg: Any) -> Any:
-        """Queue a message and wait for its answer (a barrier when `msg` is None).
-
-        Raises:
-            GatewayError: the answer was an error, or the writer is not running.
-        """
-        if self.task is None or self.task.done():
-            raise VenueUnavailable("the bracket service is not running", venue="brackets")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.inbox.put_nowait((msg, future))
-        admit()  # queued in arrival order: the caller's transport may start its next request
-        reply = await future
-        if isinstance(reply, GatewayError):
-            raise reply
-        return reply
 
     def to_report(self, order: Mapping[str, Any]) -> OrderReport:
         """Turn the order service's public order into an `OrderReport` (ts: the venue time of its last fill)."""
@@ -184,54 +153,22 @@ class BracketWriter:
                            None if avg is None else Decimal(avg), None if qty is None else Decimal(qty),
                            ts if ts is not None else int(order.get("updated_ts") or 0), order.get("reason"))
 
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.failed = task.exception()
-            log.error("brackets.writer_died", error=repr(task.exception()))
+    # --- one batch (SingleWriter's steps) -------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        inbox = self.inbox
-        while True:
-            batch = [await inbox.get()]
-            while len(batch) < 1024 and not inbox.empty():
-                batch.append(inbox.get_nowait())
-            stop = next((i for i, item in enumerate(batch) if item[0] is _STOP), None)
-            if batch[:stop]:
-                await self._process(batch[:stop])
-            if stop is not None:
-                return
+    def _new_batch(self) -> _Batch:
+        return _Batch()
 
-    async def _process(self, batch: list[tuple[Any, asyncio.Future[Any] | None]]) -> None:
-        out = _Batch()
-        now = self._clock.now_ms()
-        for msg, future in batch:
-            try:
-                self._handle(msg, future, now, out)
-            except GatewayError as exc:
-                if future is not None:
-                    out.replies.append((future, exc))
-            except Exception as exc:  # a bug: answer the caller, keep serving the others
-                log.exception("brackets.handle_failed", message=type(msg).__name__)
-                if future is not None:
-                    out.replies.append((future, GatewayError(f"internal error: {exc!r}", code=ErrorCode.INTERNAL)))
-        rows = [self._row(b) for b in out.changed.values()]
-        try:
-            await self._store.write(rows, out.meta)
-        except Exception as exc:
-            log.exception("brackets.persist_failed", brackets=len(rows))
-            self.failed = exc
-            for future, _ in out.replies:
-                if not future.done():
-                    future.set_result(GatewayError("bracket store write failed", code=ErrorCode.INTERNAL))
-            raise  # crash-only: nothing is published or sent that was not persisted
+    async def _persist(self, out: _Batch) -> None:
+        await self._store.write([self._row(b) for b in out.changed.values()], out.meta)
+
+    def _publish_batch(self, out: _Batch) -> None:
         for account, data in out.pushes:
             try:
                 self._publish(account, data)
             except Exception:
                 log.exception("brackets.publish_failed")
-        for future, reply in out.replies:
-            if not future.done():
-                future.set_result(reply)
+
+    def _act(self, out: _Batch) -> None:
         self._run_intents(out.intents)
 
     def _handle(self, msg: Any, future: asyncio.Future[Any] | None, now: int, out: _Batch) -> None:
