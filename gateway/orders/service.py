@@ -21,7 +21,7 @@ import structlog
 
 from gateway.core.admission import admit
 from gateway.core.clock import Clock
-from gateway.core.enums import ConnectionState
+from gateway.core.enums import ConnectionState, Side
 from gateway.core.errors import (
     ErrorCode,
     GatewayError,
@@ -129,6 +129,8 @@ class OrderService:
             if owner is not None:
                 owner.fill_ids.add(trade_id)
         decision = self.manager.restore(orders, trades, now)
+        for strategy, account, symbol, side, qty in await self._journal.filled_positions():
+            self.manager.risk.on_fill(strategy, account, symbol, Side(side), Decimal(qty))
         await self._persist([decision])
         self._emit([decision])
         log.info("orders.restored", orders=len(orders), open=sum(1 for o in orders if o.is_open))

@@ -189,6 +189,17 @@ class OrderStore:
         params.append(limit)
         return list(reversed(await self._rows(sql, params)))
 
+    async def filled_positions(self) -> list[tuple[str | None, str, str, str, str]]:
+        """Return (strategy, account, symbol, side, qty) of every fill of the gateway's own orders.
+
+        The risk book's net positions are rebuilt from these at start (summed as Decimal by the caller:
+        SQLite would sum the TEXT quantities as floats). External orders' fills are not the strategies'.
+        """
+        rows = await self._rows(
+            "SELECT f.strategy, f.account, f.symbol, f.side, f.qty FROM fills f JOIN orders o "
+            "ON o.account = f.account AND o.client_order_id = f.client_order_id WHERE o.external = 0")
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
     async def last_event_ts(self, venue: str) -> int | None:
         """Return the time of the latest order change or fill recorded for `venue`, or None."""
         rows = await self._rows(

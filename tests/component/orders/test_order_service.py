@@ -320,3 +320,17 @@ async def test_only_a_client_id_not_promised_fresh_is_looked_up_in_the_journal(h
         assert lookups == ["user-1"]  # may predate the in-memory window: looked up once
         again = await service.place("s1", "fake", params(client_order_id="user-1"))
         assert again["client_order_id"] == "user-1" and lookups == ["user-1"]  # in memory now
+
+
+async def test_the_position_limit_still_counts_fills_from_before_a_restart(harness, venue: FakeVenue) -> None:  # type: ignore[no-untyped-def]
+    limits = {"s1": RiskLimits(max_position=Decimal("1.5"))}
+    async with harness.run(risk=limits) as service:
+        await service.place("s1", "fake", params(client_order_id="c1", qty="1"))
+        venue.fill("c1", "1", price="100", trade_id="T1")
+        await harness.published.wait_for("order", client_order_id="c1", status="filled")
+    async with harness.run(risk=limits) as service:  # a new process: the book is rebuilt from the journal
+        with pytest.raises(GatewayError) as info:
+            await service.place("s1", "fake", params(client_order_id="c2", qty="1"))  # 1 + 1 > 1.5
+        assert info.value.code is ErrorCode.RISK_LIMIT and "max_position" in info.value.message
+        sell = await service.place("s1", "fake", params(client_order_id="c3", side="sell", qty="1"))
+        assert sell["status"] == "new"  # reducing the position is within the limit
