@@ -1,9 +1,8 @@
 """The order service: the async shell around the pure `OrderManager`.
 
-One task drains the inbox (commands, venue reports, answers of venue calls, resolver ticks) in batches
-and, for each batch: decides every message, then **persists** (one journal transaction for the batch),
-then **publishes**, then settles waiting callers, then **sends** (each venue call is its own task whose
-answer comes back through the inbox, so the manager never waits on a venue).
+Every command, venue report, venue answer and resolver tick goes through one task, the `OrderWriter`
+(persist -> publish -> send, in batches). This module is the API around it: commands and queries for
+the callers, the resolver's timer, and the reconciliation with each venue.
 
 Startup (`start`): reload open and recently closed orders from the store, then reconcile with every venue
 (open orders, orders and fills since the last recorded event) before accepting commands (`is_ready`).
@@ -19,7 +18,6 @@ from typing import Any
 
 import structlog
 
-from gateway.core.admission import admit
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState, Side
 from gateway.core.errors import (
@@ -37,30 +35,25 @@ from gateway.core.ports import VenueAdapter
 from gateway.orders.commands import (
     CancelAll,
     CancelOrder,
-    Decision,
     Intent,
     ModifyOrder,
-    Pending,
     PlaceOrder,
     PlaceParams,
     Reconciled,
     SetKillSwitch,
     Tick,
-    WaiterKey,
 )
 from gateway.orders.config import OrdersSettings
 from gateway.orders.manager import OrderManager
-from gateway.orders.model import Order
-from gateway.orders.records import OrderJournal, fill_from_row, fill_to_row, order_from_row, order_to_row
+from gateway.orders.records import OrderJournal, fill_from_row, order_from_row
 from gateway.orders.validation import normalize_amend, normalize_place
 from gateway.orders.venue_calls import call_venue, resolve_instrument
+from gateway.orders.writer import OrderWriter, PublishFn
 
 __all__ = ["OrderService", "PublishFn"]
 
 log = structlog.get_logger("gateway.orders")
 
-PublishFn = Callable[[str, str, dict[str, Any]], None]  # (account, kind, data); kind: order, fill, balance, position
-_STOP = object()
 
 
 class OrderService:
@@ -88,16 +81,13 @@ class OrderService:
         self._settings = settings
         self._default = default_account or (next(iter(venues)) if len(venues) == 1 else None)
         self.manager = OrderManager(settings, clock.now_ms())
-        self._inbox: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
-        self._waiters: dict[WaiterKey, list[asyncio.Future[Any]]] = {}
-        self._calls: set[asyncio.Task[None]] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._writer = OrderWriter(self.manager, journal, publish, clock, settings.max_batch, self._send)
+        self._resolver: asyncio.Task[None] | None = None
         self._aliases: dict[str, dict[str, str]] = {}
         self._reconciled: set[str] = set()
         self._reconciling: set[str] = set()
         self._ready = False
         self._accepting = False
-        self.failed: BaseException | None = None  # set when the manager task died (journal failure)
         self._observe_ack = observe_ack
         self._count_reject = count_reject
 
@@ -105,8 +95,13 @@ class OrderService:
 
     @property
     def is_ready(self) -> bool:
-        """True once start-up reconciliation finished and until `stop`."""
-        return self._ready
+        """True once start-up reconciliation finished, until `stop` or a journal failure."""
+        return self._ready and self._writer.failed is None
+
+    @property
+    def failed(self) -> BaseException | None:
+        """Why the writer task died (a journal failure), or None."""
+        return self._writer.failed
 
     @property
     def kill_switch_engaged(self) -> bool:
@@ -131,14 +126,13 @@ class OrderService:
         decision = self.manager.restore(orders, trades, now)
         for strategy, account, symbol, side, qty in await self._journal.filled_positions():
             self.manager.risk.on_fill(strategy, account, symbol, Side(side), Decimal(qty))
-        await self._persist([decision])
-        self._emit([decision])
+        await self._writer.persist([decision])
+        self._writer.emit([decision])
         log.info("orders.restored", orders=len(orders), open=sum(1 for o in orders if o.is_open))
-        self._tasks = [
-            asyncio.create_task(self._run(), name="orders.manager"),
-            asyncio.create_task(self._tick_loop(), name="orders.resolver"),
-        ]
-        self._tasks[0].add_done_callback(self._on_manager_done)
+        self._writer.start()
+        assert self._writer.task is not None
+        self._writer.task.add_done_callback(self._on_writer_done)
+        self._resolver = asyncio.create_task(self._tick_loop(), name="orders.resolver")
         self._accepting = True
         await asyncio.gather(*(self.reconcile(name) for name in self._venues))
         self._ready = True
@@ -164,7 +158,7 @@ class OrderService:
                     since = last - self._settings.reconcile_lookback_ms
                     orders = await adapter.orders_since(since)
                     fills = await adapter.fills_since(since)
-            await self._submit(Reconciled(venue, tuple(open_orders), tuple(orders), tuple(fills)))
+            await self._writer.submit(Reconciled(venue, tuple(open_orders), tuple(orders), tuple(fills)))
         except (GatewayError, TimeoutError, OSError) as exc:
             log.warning("orders.reconcile_failed", venue=venue, error=repr(exc))
             return False
@@ -180,43 +174,25 @@ class OrderService:
         """
         self._ready = False
         self._accepting = False
-        for task in self._tasks[1:]:
-            task.cancel()
-        manager_task = self._tasks[0] if self._tasks else None
-        try:
-            async with asyncio.timeout(self._settings.stop_timeout_s):
-                if self._calls:
-                    await asyncio.gather(*self._calls, return_exceptions=True)
-                if manager_task is not None and not manager_task.done():
-                    self._inbox.put_nowait((_STOP, None))
-                    await manager_task
-        except TimeoutError:
-            log.error("orders.stop_timeout", calls=len(self._calls), inbox=self._inbox.qsize())
-        for task in (*self._calls, *self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._calls, *self._tasks, return_exceptions=True)
-        self._tasks = []
-        stopping = GatewayError("order service stopped", code=ErrorCode.VENUE_UNAVAILABLE)
-        for futures in self._waiters.values():
-            for future in futures:
-                if not future.done():
-                    future.set_result(stopping)
-        self._waiters.clear()
+        resolver, self._resolver = self._resolver, None
+        if resolver is not None:
+            resolver.cancel()
+            await asyncio.gather(resolver, return_exceptions=True)
+        await self._writer.stop(self._settings.stop_timeout_s)
+        self._writer.fail_waiters(GatewayError("order service stopped", code=ErrorCode.VENUE_UNAVAILABLE))
 
-    def _on_manager_done(self, task: asyncio.Task[None]) -> None:
+    def _on_writer_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             # Crash-only: stop taking commands; the composition root sees `failed` and exits non-zero.
             self._ready = False
             self._accepting = False
-            self.failed = task.exception()
-            log.error("orders.manager_died", error=repr(task.exception()))
 
     # --- venue reports (the VenueSink.on_user entry point) --------------------------------------------
 
     def on_report(self, event: UserEvent) -> None:
         """Take a venue's user-data report. Never blocks: orders and fills queue for the manager."""
         if isinstance(event, OrderUpdate | Fill):
-            self._inbox.put_nowait((event, None))
+            self._writer.put(event)
         elif isinstance(event, Balance):
             self._publish(event.venue, "balance", {
                 "venue": event.venue, "account": event.venue, "asset": event.asset, "free": event.free,
@@ -391,92 +367,7 @@ class OrderService:
         rows = await self._journal.fills(adapter.name, symbol, order_id, client_order_id, since, limit)
         return [fill_from_row(r).to_public() for r in rows]
 
-    # --- the manager task ---------------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        inbox = self._inbox
-        max_batch = self._settings.max_batch
-        while True:
-            batch = [await inbox.get()]
-            while len(batch) < max_batch and not inbox.empty():
-                batch.append(inbox.get_nowait())
-            stop = any(item[0] is _STOP for item in batch)
-            if stop:
-                batch = batch[:next(i for i, item in enumerate(batch) if item[0] is _STOP)]
-            if batch:
-                await self._process(batch)
-            if stop:
-                return
-
-    async def _process(self, batch: list[tuple[Any, asyncio.Future[Any] | None]]) -> None:
-        manager = self.manager
-        clock = self._clock
-        decisions: list[Decision] = []
-        replies: list[tuple[asyncio.Future[Any], Any]] = []
-        for msg, future in batch:
-            try:
-                decision = manager.handle(msg, clock.now_ms())
-            except Exception as exc:  # a bug: answer the caller, keep serving the others
-                log.exception("orders.handle_failed", message=type(msg).__name__)
-                if future is not None and not future.done():
-                    future.set_result(GatewayError(f"internal error: {exc!r}", code=ErrorCode.INTERNAL))
-                continue
-            decisions.append(decision)
-            if future is not None:
-                reply = decision.reply
-                if isinstance(reply, Pending):
-                    reply = [self._wait(key) for key in reply.keys]
-                replies.append((future, reply))
-        try:
-            await self._persist(decisions)
-        except Exception as exc:
-            log.exception("orders.persist_failed", decisions=len(decisions))
-            self.failed, self._ready, self._accepting = exc, False, False
-            failure = GatewayError("journal write failed", code=ErrorCode.INTERNAL)
-            for future, _ in replies:
-                if not future.done():
-                    future.set_result(failure)
-            raise  # crash-only: nothing is published or sent that was not journaled
-        self._emit(decisions)
-        for future, reply in replies:
-            if not future.done():
-                future.set_result(reply)
-        for decision in decisions:
-            for intent in decision.intents:
-                task = asyncio.create_task(self._call(intent), name=f"orders.{type(intent).__name__}")
-                self._calls.add(task)
-                task.add_done_callback(self._calls.discard)
-
-    async def _persist(self, decisions: list[Decision]) -> None:
-        orders: dict[int, Order] = {}
-        fills = []
-        journal = []
-        for decision in decisions:
-            for order in decision.orders:
-                orders[id(order)] = order
-            fills.extend(decision.fills)
-            journal.extend(decision.journal)
-        if orders or fills or journal:
-            await self._journal.write([order_to_row(o) for o in orders.values()],
-                                      [fill_to_row(f) for f in fills], journal)
-
-    def _emit(self, decisions: list[Decision]) -> None:
-        publish = self._publish
-        for decision in decisions:
-            for account, kind, data in decision.events:
-                try:
-                    publish(account, kind, data)
-                except Exception:
-                    log.exception("orders.publish_failed", kind=kind)
-            for key, value in decision.settle:
-                for future in self._waiters.pop(key, ()):
-                    if not future.done():
-                        future.set_result(value)
-
-    def _wait(self, key: WaiterKey) -> asyncio.Future[Any]:
-        future = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(key, []).append(future)
-        return future
+    # --- the resolver ---------------------------------------------------------------------------------------
 
     async def _tick_loop(self) -> None:
         interval = self._settings.resolve_interval_ms / 1000
@@ -485,7 +376,7 @@ class OrderService:
         last_retry = last_periodic = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(interval)  # scheduling, not synchronization: Tick is idempotent
-            self._inbox.put_nowait((Tick(), None))
+            self._writer.put(Tick())
             now = asyncio.get_running_loop().time()
             if self._ready and now - last_retry >= retry_every:
                 last_retry = now
@@ -505,25 +396,16 @@ class OrderService:
             return
         self._reconciling.add(name)
         task = asyncio.create_task(self.reconcile(name, periodic=periodic), name=f"orders.reconcile.{name}")
-        self._calls.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(lambda t: (self._calls.discard(t), self._reconciling.discard(name)))  # type: ignore[arg-type]
+        self._writer.calls.add(task)  # type: ignore[arg-type]  # stop() waits for it like a venue call
+        task.add_done_callback(lambda t: (self._writer.calls.discard(t), self._reconciling.discard(name)))  # type: ignore[arg-type]
 
-    async def _call(self, intent: Intent) -> None:
-        outcome = await call_venue(self._venues[intent.venue], intent, self._settings.request_timeout_s)
-        self._inbox.put_nowait((outcome, None))
+    async def _send(self, intent: Intent) -> Any:
+        return await call_venue(self._venues[intent.venue], intent, self._settings.request_timeout_s)
 
     # --- helpers ----------------------------------------------------------------------------------------
 
-    async def _submit(self, msg: Any) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait((msg, future))
-        admit()  # queued in arrival order: the caller's transport may start its next request
-        return await future
-
     async def _command(self, msg: Any) -> list[Any]:
-        reply = await self._submit(msg)
-        if isinstance(reply, GatewayError):
-            raise reply
+        reply = await self._writer.submit(msg)
         if not isinstance(reply, list):
             return [reply]
         try:  # bounded by the venue call timeout; this is only a guard against a lost settle
@@ -546,7 +428,7 @@ class OrderService:
 
     def _trading_venue(self, account: str | None) -> VenueAdapter:
         adapter = self._venue(account)
-        if not self._accepting or adapter.name not in self._reconciled:
+        if not self._accepting or self._writer.failed is not None or adapter.name not in self._reconciled:
             raise VenueUnavailable(f"{adapter.name} is not reconciled yet", venue=adapter.name)
         if adapter.state is not ConnectionState.OPEN:
             raise VenueUnavailable(f"{adapter.name} is {adapter.state}", venue=adapter.name)

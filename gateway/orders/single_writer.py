@@ -48,11 +48,13 @@ class SingleWriter(Generic[B]):
     Args:
         name: the service, for task names, log events (`<name>.writer_died`, ...) and errors.
         clock: time source; each batch is folded at one `now`.
+        max_batch: messages folded into one batch (one transaction) at most.
     """
 
-    def __init__(self, name: str, clock: Clock):
+    def __init__(self, name: str, clock: Clock, *, max_batch: int = MAX_BATCH):
         self.name = name
         self._clock = clock
+        self._max_batch = max_batch
         self.inbox: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
@@ -124,10 +126,10 @@ class SingleWriter(Generic[B]):
     # --- the loop ----------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        inbox = self.inbox
+        inbox, max_batch = self.inbox, self._max_batch
         while True:
             batch = [await inbox.get()]
-            while len(batch) < MAX_BATCH and not inbox.empty():
+            while len(batch) < max_batch and not inbox.empty():
                 batch.append(inbox.get_nowait())
             stop = next((i for i, item in enumerate(batch) if item[0] is _STOP), None)
             if batch[:stop]:
