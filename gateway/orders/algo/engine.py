@@ -245,6 +245,9 @@ def advance(algo: Algo, now_ms: int, market: MarketSnapshot | None, rules: SizeR
     step = Step()
     state = algo.state
     if state.is_terminal:
+        # A child whose cancel raced its own placement (refused: not found yet) is canceled once it is
+        # acknowledged: an ended parent never leaves a child working.
+        _cancel_live(algo, step, now_ms, acknowledged_only=True)
         return step
     if state is AlgoState.PENDING:
         if now_ms >= algo.end_ts:
@@ -256,7 +259,7 @@ def advance(algo: Algo, now_ms: int, market: MarketSnapshot | None, rules: SizeR
         transition(algo, AlgoState.RUNNING, now_ms, None)
         step.note("started")
     if algo.state is AlgoState.PAUSED:
-        _cancel_live(algo, step, now_ms)
+        _cancel_live(algo, step, now_ms, acknowledged_only=True)
         if algo.live_children():
             return step
         if algo.remaining <= 0:  # a fill of the child the pause canceled raced the cancel
@@ -400,7 +403,9 @@ def _is_post_only_cross(child: Child) -> bool:
                                                    or "would take" in reason or "would immediately" in reason)
 
 
-def _cancel_live(algo: Algo, step: Step, now_ms: int) -> None:
+def _cancel_live(algo: Algo, step: Step, now_ms: int, *, acknowledged_only: bool = False) -> None:
     for child in algo.live_children():
+        if acknowledged_only and child.status is OrderStatus.PENDING_NEW:
+            continue  # its placement has not been answered: asked again when its report comes
         if not child.cancel_requested:
             _request_cancel(algo, child, step, now_ms, f"parent {algo.state.value}")

@@ -155,7 +155,7 @@ class AlgoWriter(SingleWriter[_Batch]):
     def _settle(self, out: _Batch, now: int) -> None:
         for algo_id in out.touched:  # a report or a command may let the parent act at once
             algo = self.algos.get(algo_id)
-            if algo is not None and not algo.is_terminal:
+            if algo is not None:
                 self._apply(algo, self._advance(algo, now), out)
         for algo in out.changed.values():
             algo.version += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from gateway.orders.algo.engine import (
     advance,
     cancel,
     min_qty_at,
+    on_cancel_failed,
     on_child_report,
     pause,
     resume,
@@ -142,6 +144,21 @@ def test_pause_resume_cancel() -> None:
     assert not cancel(algo, T0 + 3_020).changed  # idempotent
     on_child_report(algo, ChildReport(step.intents[0].client_order_id, OrderStatus.FILLED, D("0.3"), D("100.1")), 1)
     assert algo.filled_qty == D("0.3") and algo.state is AlgoState.CANCELED  # the raced fill counts
+
+
+@pytest.mark.parametrize("command", [cancel, pause])
+def test_a_cancel_that_raced_the_childs_own_placement_is_asked_again_once_the_child_is_acknowledged(command) -> None:
+    algo = new_algo(qty=D("1"))
+    cid = advance(algo, T0, MARKET, RULES, TUNING).intents[0].client_order_id  # type: ignore[union-attr]
+    step = command(algo, T0 + 1)  # the placement has not been answered yet
+    assert [type(i) for i in step.intents] == [CancelChild]
+    on_cancel_failed(algo, cid, "ORDER_NOT_FOUND: order not found", T0 + 2)  # it got there first
+    assert not advance(algo, T0 + 3, MARKET, RULES, TUNING).intents  # still unacknowledged: no cancel storm
+    on_child_report(algo, ChildReport(cid, OrderStatus.NEW, D(0), None, "o1"), T0 + 4)
+    step = advance(algo, T0 + 5, MARKET, RULES, TUNING)
+    assert [(type(i), i.client_order_id) for i in step.intents] == [(CancelChild, cid)]
+    on_child_report(algo, ChildReport(cid, OrderStatus.CANCELED, D(0), None, "o1"), T0 + 6)
+    assert not algo.live_children() and not advance(algo, T0 + 7, MARKET, RULES, TUNING).intents
 
 
 def test_a_late_fill_of_a_canceled_child_still_counts_and_never_revives_it() -> None:
