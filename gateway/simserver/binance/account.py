@@ -52,8 +52,17 @@ def _position_rows(d: BinanceDialect, all_symbols: bool) -> list[dict[str, Any]]
                      "unRealizedProfit": format(pos.unrealized_pnl if pos else Decimal(0), "f"),
                      "leverage": str(ledger.leverage_of(d.USER, instrument.symbol)),
                      "marginType": str(ledger.margin_type_of(d.USER, instrument.symbol)),
-                     "isolatedMargin": "0", "liquidationPrice": "0", "updateTime": pos.ts if pos else 0})
+                     "isolatedMargin": format(_isolated(d, instrument.symbol), "f"),
+                     "isolatedWallet": format(_isolated(d, instrument.symbol), "f"),
+                     "liquidationPrice": "0", "updateTime": pos.ts if pos else 0})
     return rows
+
+
+def _isolated(d: BinanceDialect, symbol: str) -> Decimal:
+    # An isolated position's margin: its initial margin plus what positionMargin added (`margin`).
+    if d.engine.ledger.margin_type_of(d.USER, symbol) is not MarginType.ISOLATED:
+        return Decimal(0)
+    return d.engine.ledger.position(d.USER, symbol).margin + d.isolated.of(symbol)
 
 
 async def position_risk_v2(d: BinanceDialect, market: str, p: Params) -> Any:

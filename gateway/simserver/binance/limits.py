@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-__all__ = ["Admission", "IpLimiter", "SignatureCheck", "check_signed", "check_ws_signed"]
+__all__ = ["Admission", "IpLimiter", "OrderCounter", "SignatureCheck", "check_signed", "check_ws_signed", "interval_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,65 @@ class IpLimiter:
         state.banned_until_ms = now_ms + int(ban_s * 1000)
         self.answered_418 += 1
         return Admission(418, ban_s, state.used)
+
+
+_LETTERS = ((86_400_000, "D"), (3_600_000, "H"), (60_000, "M"), (1_000, "S"))
+
+
+def interval_name(interval_ms: int) -> str:
+    """Return Binance's ``<n><S|M|H|D>`` name of an interval (``10S``, ``1M``) as in the count headers."""
+    for unit_ms, letter in _LETTERS:
+        if interval_ms % unit_ms == 0:
+            return f"{interval_ms // unit_ms}{letter}"
+    raise ValueError(f"no Binance name for an interval of {interval_ms} ms")
+
+
+@dataclass
+class OrderCounter:
+    """The ORDERS limits of one account (fact sheet §2, §4: counted per account, not per IP).
+
+    Each new order (placement, amend, each order of a batch) counts 1 in every window; an order over a
+    limit is refused uncounted (-1015). `counts` are what the ``X-MBX-ORDER-COUNT-<n><unit>`` headers and
+    the WebSocket API's ``rateLimits`` report.
+    """
+
+    limits: tuple[tuple[int, int], ...]  # (interval ms, limit)
+    used: dict[int, tuple[int, int]] = field(default_factory=dict)  # interval -> (window index, count)
+    refused: int = 0
+
+    def counts(self, now_ms: int) -> dict[int, int]:
+        """Return interval ms -> orders counted in its current window."""
+        found = {}
+        for interval, _ in self.limits:
+            window, count = self.used.get(interval, (-1, 0))
+            found[interval] = count if window == now_ms // interval else 0
+        return found
+
+    def admit(self, orders: int, now_ms: int) -> str | None:
+        """Count `orders` new orders now; return None, or Binance's -1015 message for the limit they break."""
+        counts = self.counts(now_ms)
+        for interval, limit in self.limits:
+            if counts[interval] + orders > limit:
+                self.refused += 1
+                return f"Too many new orders; current limit is {limit} orders per {interval_name(interval)}."
+        for interval, _ in self.limits:
+            self.used[interval] = (now_ms // interval, counts[interval] + orders)
+        return None
+
+    def headers(self, now_ms: int) -> dict[str, str]:
+        """Return the ``X-MBX-ORDER-COUNT-<n><unit>`` headers of an order answer."""
+        return {f"X-MBX-ORDER-COUNT-{interval_name(i)}": str(n) for i, n in self.counts(now_ms).items()}
+
+    def rate_limits(self, now_ms: int) -> list[dict[str, object]]:
+        """Return the WebSocket API ``rateLimits`` of an order answer: each ORDERS limit and its count."""
+        counts = self.counts(now_ms)
+        found: list[dict[str, object]] = []
+        for interval, limit in self.limits:
+            name = interval_name(interval)
+            unit = {"S": "SECOND", "M": "MINUTE", "H": "HOUR", "D": "DAY"}[name[-1]]
+            found.append({"rateLimitType": "ORDERS", "interval": unit, "intervalNum": int(name[:-1]),
+                          "limit": limit, "count": counts[interval]})
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ __all__ = [
     "kline_row",
     "mark_price_event",
     "native_of",
+    "order_limit",
     "rest_trade",
     "ticker_24h",
     "trade_event",
@@ -50,22 +51,26 @@ def _levels(levels: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
 
 
 def exchange_info(instruments: list[Instrument], futures: bool, now_ms: int, weight_limit: int,
-                  weight_interval_s: int) -> dict[str, Any]:
+                  weight_interval_s: int, order_limits: tuple[tuple[int, int], ...] = ()) -> dict[str, Any]:
     """``GET /api/v3/exchangeInfo`` or ``GET /fapi/v1/exchangeInfo`` for `instruments`."""
     if weight_interval_s % 60 == 0:
         interval, num = "MINUTE", weight_interval_s // 60
     else:
         interval, num = "SECOND", weight_interval_s
-    limits = [
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": interval, "intervalNum": num, "limit": weight_limit},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300 if futures else 100},
-        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200} if futures else
-        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200_000},
-    ]
+    limits = [{"rateLimitType": "REQUEST_WEIGHT", "interval": interval, "intervalNum": num, "limit": weight_limit}]
+    limits += [order_limit(seconds, limit) for seconds, limit in order_limits]
     if not futures:
         limits.append({"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300_000})
     symbols = [_futures_symbol(i) if futures else _spot_symbol(i) for i in instruments]
     return {"timezone": "UTC", "serverTime": now_ms, "rateLimits": limits, "exchangeFilters": [], "symbols": symbols}
+
+
+def order_limit(seconds: int, limit: int) -> dict[str, Any]:
+    """One ORDERS entry of exchangeInfo ``rateLimits``."""
+    for unit_s, name in ((86_400, "DAY"), (3_600, "HOUR"), (60, "MINUTE"), (1, "SECOND")):
+        if seconds % unit_s == 0:
+            return {"rateLimitType": "ORDERS", "interval": name, "intervalNum": seconds // unit_s, "limit": limit}
+    raise ValueError(seconds)
 
 
 def _common_filters(i: Instrument) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@ from gateway.simserver.binance.limits import Admission, check_signed
 if TYPE_CHECKING:
     from gateway.simserver.binance.server import BinanceDialect
 
-__all__ = ["ApiError", "Endpoint", "build_routes", "rest_middleware"]
+__all__ = ["EXTRA_HEADERS", "ApiError", "Endpoint", "build_routes", "rest_middleware"]
+
+EXTRA_HEADERS = web.RequestKey("binance_extra_headers", dict)  # headers a handler adds to its answer
 
 _USDM_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
@@ -83,8 +85,10 @@ def rest_middleware(dialect: BinanceDialect) -> Callable[..., Awaitable[web.Stre
         try:
             body = await endpoint.handler(dialect, endpoint.market, request)
         except ApiError as exc:
+            headers.update(request.get(EXTRA_HEADERS, {}))
             return web.Response(body=orjson.dumps(render.error(exc.code, exc.msg)), status=exc.status,
                                 content_type="application/json", headers=headers)
+        headers.update(request.get(EXTRA_HEADERS, {}))  # e.g. X-MBX-ORDER-COUNT-* of an order
         return web.Response(body=orjson.dumps(body), content_type="application/json", headers=headers)
 
     return middleware
@@ -142,7 +146,9 @@ async def _time(d: BinanceDialect, market: str, request: web.Request) -> Any:
 async def _exchange_info(d: BinanceDialect, market: str, request: web.Request) -> Any:
     s = d.settings
     limit = s.usdm_weight_limit if market == "usdm" else s.spot_weight_limit
-    return render.exchange_info(d.instruments_of(market), market == "usdm", d.now_ms(), limit, s.weight_interval_s)
+    orders = s.usdm_order_limits if market == "usdm" else s.spot_order_limits
+    return render.exchange_info(d.instruments_of(market), market == "usdm", d.now_ms(), limit, s.weight_interval_s,
+                                orders)
 
 
 async def _depth(d: BinanceDialect, market: str, request: web.Request) -> Any:

@@ -33,7 +33,9 @@ from gateway.core.events import Bbo, Kline, MarketEvent, MarkPrice, Trade
 from gateway.core.instruments import Instrument
 from gateway.simserver.binance import render
 from gateway.simserver.binance.depth import DepthFeed
-from gateway.simserver.binance.limits import IpLimiter
+from gateway.simserver.binance.limits import IpLimiter, OrderCounter
+from gateway.simserver.binance.margin import IsolatedMargin
+from gateway.simserver.binance.market_rest import PriceHistory, market_endpoints
 from gateway.simserver.binance.rest import ApiError, build_routes, rest_middleware
 from gateway.simserver.binance.streams import StreamHub
 from gateway.simserver.binance.trade_rest import trading_endpoints
@@ -64,6 +66,9 @@ class DialectSettings:
         spot_ping_s / usdm_ping_s: server ping period (fact sheet: 20 s / 180 s).
         max_connection_age_s: stream connections are closed at this age (Binance: 24 h).
         prewarm_steps: back-dated steps at start, so klines and tickers exist at once.
+        spot_order_limits / usdm_order_limits: ORDERS limits per account as (seconds, limit) (fact sheet §4:
+            usdm 300 / 10 s and 1200 / min; spot's vary, §2 says read them from exchangeInfo).
+        order_limit_status: the HTTP status of a -1015 "Too many new orders" answer (unverified: 429).
     """
 
     sim: SimSettings = field(default_factory=lambda: SimSettings(message_rate=20))
@@ -80,6 +85,9 @@ class DialectSettings:
     usdm_ping_s: float | None = 180.0
     max_connection_age_s: float | None = 86_400.0
     prewarm_steps: int = 300
+    spot_order_limits: tuple[tuple[int, int], ...] = ((10, 100), (86_400, 200_000))
+    usdm_order_limits: tuple[tuple[int, int], ...] = ((10, 300), (60, 1_200))
+    order_limit_status: int = 429
 
 
 @dataclass
@@ -140,7 +148,11 @@ class BinanceDialect:
             "usdm": StreamHub(True, ping_interval_s=s.usdm_ping_s, max_age_s=s.max_connection_age_s,
                               max_incoming_per_s=10),
         }
-        self.endpoints = {**build_routes(), **trading_endpoints()}
+        self.endpoints = {**build_routes(), **market_endpoints(), **trading_endpoints()}
+        self.order_counters = {"spot": OrderCounter(tuple((n * 1000, lim) for n, lim in s.spot_order_limits)),
+                               "usdm": OrderCounter(tuple((n * 1000, lim) for n, lim in s.usdm_order_limits))}
+        self.prices = PriceHistory("binance", [i.symbol for i in self.instruments_of("usdm")])
+        self.isolated = IsolatedMargin()
         self.user_hub = UserHub(self)
         self.requests = 0
         self.steps = 0
@@ -152,6 +164,7 @@ class BinanceDialect:
     async def __aenter__(self) -> Self:
         now = self.now_ms()
         self.market.prewarm(now, self.settings.prewarm_steps)
+        self._sample_prices(now)
         for symbol in self.engine.instruments:
             feed = self.feeds[symbol] = DepthFeed()
             bids, asks, _ = self.engine.depth(symbol, 1_000_000)
@@ -230,6 +243,9 @@ class BinanceDialect:
                 result = self.market.step(symbol, now)
                 self._publish(symbol, result.market_events, now)
                 self.user_hub.on_engine(result.engine_events, now)
+            self._sample_prices(now)
+            if self.isolated.added:
+                self.isolated.release_flat(self)
 
     def book(self, symbol: str) -> tuple[int, list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Return (last update id, bids best first, asks best first) of `symbol` (unified) as published."""
@@ -246,6 +262,26 @@ class BinanceDialect:
         for symbol, found in by_symbol.items():
             self._publish(symbol, found, now)
         self.user_hub.on_engine(events, now)
+        if self.isolated.added:
+            self.isolated.release_flat(self)
+
+    def count_orders(self, market: str, orders: int) -> dict[str, str]:
+        """Count `orders` new orders of the user on `market`; return the ``X-MBX-ORDER-COUNT-*`` headers.
+
+        Raises:
+            ApiError: -1015 when they would break an ORDERS limit (nothing is counted then).
+        """
+        counter, now = self.order_counters[market], self.now_ms()
+        broken = counter.admit(orders, now)
+        if broken is not None:
+            raise ApiError(self.settings.order_limit_status, -1015, broken)
+        return counter.headers(now)
+
+    def _sample_prices(self, now: int) -> None:
+        for instrument in self.instruments_of("usdm"):
+            mark = self.market.mark(instrument.symbol)
+            if mark is not None:
+                self.prices.sample(instrument.symbol, mark.mark_price, mark.index_price, now)
 
     async def ack_faults(self) -> None:
         """Apply the order-ack faults to a placement that has executed: never answer, or answer late."""

@@ -24,7 +24,8 @@ from gateway.simserver.binance.account import (
     spot_account,
 )
 from gateway.simserver.binance.limits import check_signed
-from gateway.simserver.binance.rest import ApiError, Endpoint
+from gateway.simserver.binance.margin import position_margin
+from gateway.simserver.binance.rest import EXTRA_HEADERS, ApiError, Endpoint
 from gateway.simserver.binance.trading import (
     Params,
     account_trades,
@@ -35,6 +36,7 @@ from gateway.simserver.binance.trading import (
     cancel_algo,
     cancel_all,
     cancel_all_algo,
+    cancel_batch,
     open_algo_orders,
     open_orders,
     place,
@@ -46,7 +48,7 @@ from gateway.simserver.binance.trading import (
 if TYPE_CHECKING:
     from gateway.simserver.binance.server import BinanceDialect
 
-__all__ = ["OPS", "trading_endpoints"]
+__all__ = ["OPS", "ORDER_WRITES", "trading_endpoints"]
 
 # (market, HTTP method, path) -> (weight, operation) (weights: fact sheet §2, §4).
 OPS: dict[tuple[str, str, str], tuple[int, Callable[..., Any]]] = {
@@ -64,6 +66,8 @@ OPS: dict[tuple[str, str, str], tuple[int, Callable[..., Any]]] = {
     ("usdm", "GET", "/fapi/v1/order"): (1, query),
     ("usdm", "GET", "/fapi/v1/openOrders"): (1, open_orders),
     ("usdm", "DELETE", "/fapi/v1/allOpenOrders"): (1, cancel_all),
+    ("usdm", "DELETE", "/fapi/v1/batchOrders"): (1, cancel_batch),
+    ("usdm", "POST", "/fapi/v1/positionMargin"): (1, position_margin),
     ("usdm", "GET", "/fapi/v1/allOrders"): (5, all_orders),
     ("usdm", "GET", "/fapi/v1/userTrades"): (5, account_trades),
     ("usdm", "POST", "/fapi/v1/algoOrder"): (0, place_algo),
@@ -81,6 +85,10 @@ OPS: dict[tuple[str, str, str], tuple[int, Callable[..., Any]]] = {
     ("usdm", "GET", "/fapi/v2/account"): (5, futures_account),
     ("usdm", "GET", "/fapi/v3/account"): (5, futures_account),
 }
+
+# The calls that count against the account's ORDERS limits (fact sheet §2, §4: new orders and amends).
+ORDER_WRITES = frozenset({("spot", "POST", "/api/v3/order"), ("usdm", "POST", "/fapi/v1/order"),
+                          ("usdm", "PUT", "/fapi/v1/order"), ("usdm", "POST", "/fapi/v1/algoOrder")})
 
 
 async def signed_params(d: BinanceDialect, request: web.Request) -> Params:
@@ -109,7 +117,10 @@ def _handler(path: str) -> Callable[..., Any]:
         entry = OPS.get((market, request.method, path))
         if entry is None:
             raise ApiError(405, -1000, f"{request.method} is not supported on {path}.")
-        return await entry[1](d, market, await signed_params(d, request))
+        params = await signed_params(d, request)
+        if (market, request.method, path) in ORDER_WRITES:
+            request[EXTRA_HEADERS] = d.count_orders(market, 1)  # raises -1015 over the limit
+        return await entry[1](d, market, params)
 
     return handle
 

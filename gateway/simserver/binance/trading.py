@@ -16,6 +16,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from gateway.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from gateway.simserver.binance.orders_render import account_trade, algo_order, order_object
 from gateway.simserver.binance.rest import ApiError
@@ -195,6 +197,33 @@ async def cancel(d: BinanceDialect, market: str, p: Params, *, algo: bool = Fals
         body["origClientOrderId"] = body["clientOrderId"]
         body["clientOrderId"] = p.get("newClientOrderId") or f"cancel{order.order_id}"
     return body
+
+
+async def cancel_batch(d: BinanceDialect, market: str, p: Params) -> Any:
+    """``DELETE /fapi/v1/batchOrders``: ``orderIdList`` or ``origClientOrderIdList`` (JSON arrays, at most
+    10); answers one entry per id, in order: the canceled order, or ``{"code", "msg"}`` for that id."""
+    c = Ctx(d, market)
+    symbol = c.symbol(p)
+    assert symbol is not None
+    by_id = p.get("orderIdList")
+    raw = by_id if by_id is not None else p.get("origClientOrderIdList")
+    if not raw:
+        raise ApiError(400, -1102, "Param 'origClientOrderIdList' or 'orderIdList' must be sent, but both were empty/null!")
+    try:
+        refs = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, -1100, "Illegal characters found in parameter 'orderIdList'.") from None
+    if not isinstance(refs, list) or not refs or len(refs) > 10:
+        raise ApiError(400, -4003 if isinstance(refs, list) and len(refs) > 10 else -1100,
+                       "Order list must be 1 to 10 entries.")
+    answers: list[Any] = []
+    for ref in refs:
+        one = {"symbol": p["symbol"], ("orderId" if by_id is not None else "origClientOrderId"): str(ref)}
+        try:
+            answers.append(await cancel(d, market, one))
+        except ApiError as exc:
+            answers.append({"code": exc.code, "msg": exc.msg})
+    return answers
 
 
 async def cancel_algo(d: BinanceDialect, market: str, p: Params) -> Any:

@@ -9,7 +9,9 @@ valid; a connection on an unknown or expired key is closed at once (1008).
 
 WebSocket API (§3.2, §5): requests ``{"id", "method", "params"}`` are answered ``{"id", "status",
 "result" | "error", "rateLimits"}``; signed ones are checked like REST (sorted params, §1.4). Spot events
-go to every subscription as ``{"subscriptionId", "event"}``; ws-fapi runs the REST order operations.
+go to every subscription as ``{"subscriptionId", "event"}``; ws-fapi runs the REST order and account
+operations (`WS_FAPI`) and answers ``depth`` / ``ticker.price`` / ``ticker.book`` unsigned; its order writes
+count against the account's ORDERS limits and answer ``rateLimits`` with the counts.
 
 Faults: `expire` (the key stops working and ``listenKeyExpired`` is pushed), `drop` (connections aborted
 without a close frame), ``faults.mute_user_stream`` (events are not delivered: a silent stream).
@@ -27,8 +29,16 @@ import orjson
 import structlog
 from aiohttp import WSMsgType, web
 
+from gateway.simserver.binance.account import (
+    futures_account,
+    futures_balance,
+    position_risk_v2,
+    position_risk_v3,
+)
 from gateway.simserver.binance.limits import check_ws_signed
+from gateway.simserver.binance.market_rest import book_ticker_rows, price_ticker_rows
 from gateway.simserver.binance.orders_render import UserReports
+from gateway.simserver.binance.render import depth_snapshot
 from gateway.simserver.binance.rest import ApiError
 from gateway.simserver.binance.trading import amend, cancel, cancel_algo, place, place_algo, query
 from gateway.venues.sim.records import EngineEvent
@@ -41,8 +51,14 @@ __all__ = ["UserHub"]
 log = structlog.get_logger("gateway.simserver.binance.userhub")
 
 LISTEN_KEY_TTL_MS = 60 * 60_000
+# ws-fapi's signed methods (fact sheet §5) -> the REST operation answering them.
 WS_FAPI = {"order.place": place, "order.cancel": cancel, "order.modify": amend, "order.status": query,
-           "algoOrder.place": place_algo, "algoOrder.cancel": cancel_algo}
+           "algoOrder.place": place_algo, "algoOrder.cancel": cancel_algo,
+           "account.balance": futures_balance, "v2/account.balance": futures_balance,
+           "account.position": position_risk_v2, "v2/account.position": position_risk_v3,
+           "account.status": futures_account, "v2/account.status": futures_account}
+WS_FAPI_ORDER_WRITES = frozenset({"order.place", "order.modify", "algoOrder.place"})  # count as ORDERS
+_USDM_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
 
 @dataclass(slots=True)
@@ -227,7 +243,9 @@ class UserHub:
             request = orjson.loads(text)
             rid, method, params = request.get("id"), request.get("method"), request.get("params") or {}
             body = await self._call(conn, str(method), params)
-            answer: dict[str, Any] = {"id": rid, "status": 200, "result": body, "rateLimits": []}
+            limits = self._d.order_counters[conn.kind].rate_limits(self._d.now_ms()) \
+                if method in WS_FAPI_ORDER_WRITES else []
+            answer: dict[str, Any] = {"id": rid, "status": 200, "result": body, "rateLimits": limits}
         except ApiError as exc:
             answer = {"id": rid, "status": exc.status, "error": {"code": exc.code, "msg": exc.msg}}
         except (orjson.JSONDecodeError, AttributeError):
@@ -256,6 +274,8 @@ class UserHub:
                 self._send(conn, orjson.dumps({"subscriptionId": sid, "event": {
                     "e": "eventStreamTerminated", "E": d.now_ms()}}).decode())
             return {}
+        if conn.kind == "usdm" and method in ("depth", "ticker.price", "ticker.book"):  # public (§5)
+            return self._market(method, params)
         check = check_ws_signed(params, d.keys, d.now_ms())
         if check.code:
             raise ApiError(401 if check.code == -2015 else 400, check.code, check.msg)
@@ -269,4 +289,23 @@ class UserHub:
         if op is None:
             raise ApiError(400, -1102, f"Unknown method {method}.")
         values = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
+        if method in WS_FAPI_ORDER_WRITES:
+            d.count_orders("usdm", 1)  # -1015 over the account's ORDERS limits
         return await op(d, "usdm", values)
+
+    def _market(self, method: str, params: dict[str, Any]) -> Any:
+        d = self._d
+        wanted = params.get("symbol")
+        if method == "ticker.price":
+            return price_ticker_rows(d, "usdm", str(wanted) if wanted else None)
+        if method == "ticker.book":
+            return book_ticker_rows(d, "usdm", str(wanted) if wanted else None)
+        if not wanted:
+            raise ApiError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+        symbol = d.symbol_of("usdm", str(wanted))
+        limit = params.get("limit", 500)
+        if limit not in _USDM_DEPTH_LIMITS:
+            raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'; legal range is "
+                                       "'5, 10, 20, 50, 100, 500, 1000'.")
+        last_id, bids, asks = d.feeds[symbol].snapshot(int(limit))
+        return depth_snapshot(last_id, bids, asks, True, d.now_ms())

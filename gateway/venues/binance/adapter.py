@@ -1,8 +1,7 @@
 """`BinanceAdapter`: a Binance spot or USD-M futures session as a `VenueAdapter`.
 
-Entering it syncs the server-time offset, loads exchangeInfo (instruments of the configured symbols; the
-REQUEST_WEIGHT limits of the host budget), opens the combined market streams and, with credentials, the
-user-data stream, and starts:
+Entering it syncs the server-time offset, loads exchangeInfo (instruments; the REQUEST_WEIGHT limits of
+the host budget, the ORDERS limits of the account's), opens the market streams and the user stream:
 - one task per stream connection (`stream.MarketStream`: reconnect, resubscribe, renewal before 24 h);
 - the snapshot worker, which loads a REST depth snapshot for every book that wants one (at start, after
   a gap, after a reconnect) and hands it to the book's `BookSync`;
@@ -22,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiohttp
 import structlog
@@ -35,23 +34,24 @@ from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, OrderRequest, VenueSink
 from gateway.venues.binance.auth import Ed25519Signer, HmacSigner, Signer
 from gateway.venues.binance.book import BookSync
-from gateway.venues.binance.config import USDM_DEPTH_LIMITS, BinanceSettings
+from gateway.venues.binance.config import BinanceSettings
 from gateway.venues.binance.data import MarketData
 from gateway.venues.binance.execution import BinanceExecution
 from gateway.venues.binance.instruments import SymbolMap, to_instrument, to_rate_limits
-from gateway.venues.binance.parse import to_depth, to_klines, to_levels, to_rest_trades, to_ticker
-from gateway.venues.binance.rest import BinanceRest
+from gateway.venues.binance.rest import BinanceRest, account_order_budget
 from gateway.venues.binance.schemas import ExchangeInfo
 from gateway.venues.binance.trading import CLIENT_ID_ALPHABET
 from gateway.venues.binance.user_parse import AlgoLinks
 from gateway.venues.binance.userdata import FuturesUserStream, SpotUserStream, UserEvents, UserStream
 from gateway.venues.binance.wsapi import WsOrders
 from gateway.venues.common.http import HttpClient
-from gateway.venues.common.ratelimit import WEIGHT, HostBudgets, RateLimit
+from gateway.venues.common.ratelimit import ORDERS, WEIGHT, HostBudgets, RateLimit
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.timesync import TimeOffset
 
 __all__ = ["BinanceAdapter"]
+
+_Part = TypeVar("_Part")
 
 
 class _NullSink:
@@ -157,11 +157,14 @@ class BinanceAdapter:
         assert self._session is not None
         host = self._urls.rest.split("://", 1)[-1].split("/", 1)[0]
         budget = self._budgets.budget(host, [RateLimit(WEIGHT, 60_000, s.default_weight_limit)])
+        order_budget = None if s.api_key is None else account_order_budget(
+            self._budgets, host, s.api_key.get_secret_value(), s.default_order_limits)
         self.rest = BinanceRest(
             self.name, s.market, HttpClient(self._session, self.name, timeout_s=s.request_timeout_s), self._urls.rest,
             budget, self._clock, self.offset, api_key=s.api_key.get_secret_value() if s.api_key else None,
             signer=self._signer(), recv_window_ms=s.recv_window_ms, max_retries=s.max_retries,
             backoff=Backoff(s.backoff_base_s, s.backoff_cap_s), rng=self._rng,
+            order_budget=order_budget, order_wait_s=s.order_wait_s,
         )
         await self.rest.sync_time()
         self._load(await self.rest.exchange_info())
@@ -233,7 +236,8 @@ class BinanceAdapter:
             "ws_orders": self.ws_orders.status() if self.ws_orders is not None else None,
             "rest": None if rest is None else {"requests": rest.requests, "retries": rest.retries,
                                                "time_resyncs": rest.time_resyncs, "offset_ms": rest.offset.offset_ms,
-                                               "order_counts": dict(rest.order_counts)},
+                                               "order_counts": dict(rest.order_counts),
+                                               "orders_refused": rest.orders_refused},
         }
 
     def _signer(self) -> Signer | None:
@@ -256,9 +260,13 @@ class BinanceAdapter:
                                details={"venue": self.name, "symbols": missing})
         self._instruments = {s: by_unified[s] for s in self.settings.symbols}
         self._symbols = SymbolMap(list(self._instruments.values()))
-        limits = [lim for lim in to_rate_limits(info.rateLimits) if lim.kind == WEIGHT]
-        if limits and self.rest is not None:
-            self.rest.budget.configure(limits)
+        limits = to_rate_limits(info.rateLimits)
+        weights = [lim for lim in limits if lim.kind == WEIGHT]
+        if weights and self.rest is not None:
+            self.rest.budget.configure(weights)
+        orders = [lim for lim in limits if lim.kind == ORDERS]
+        if orders and self.rest is not None and self.rest.order_budget is not None:
+            self.rest.order_budget.configure(orders)
 
     # --- streams ------------------------------------------------------------------------------------
 
@@ -296,10 +304,13 @@ class BinanceAdapter:
             except GatewayError as exc:
                 self._log.warning("binance.upkeep_failed", error=exc.message)
 
-    def _rest(self) -> BinanceRest:
-        if self.rest is None:
+    def _running(self, part: _Part | None) -> _Part:
+        if part is None:
             raise GatewayError(f"{self.name} is not running", code=ErrorCode.VENUE_UNAVAILABLE)
-        return self.rest
+        return part
+
+    def _rest(self) -> BinanceRest:
+        return self._running(self.rest)
 
     def _native(self, symbol: str) -> str:
         try:
@@ -311,34 +322,23 @@ class BinanceAdapter:
     # --- market data on demand ----------------------------------------------------------------------
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
-        return to_ticker(await self._rest().ticker_24h(self._native(symbol)), self.name, symbol)
+        return await self._running(self.data).fetch_ticker(self._native(symbol), symbol)
 
     async def fetch_depth(self, symbol: str, limit: int) -> Depth:
-        native = self._native(symbol)
-        wire_limit = limit
-        if self._usdm:  # futures accepts only a few limits: ask for the next one up, return `limit`
-            wire_limit = next((v for v in USDM_DEPTH_LIMITS if v >= limit), USDM_DEPTH_LIMITS[-1])
-        snap = await self._rest().depth(native, max(1, min(wire_limit, 5_000)))
-        now = self._clock.now_ms()
-        return to_depth(to_levels(snap.bids[:limit]), to_levels(snap.asks[:limit]), snap.lastUpdateId, self.name,
-                        symbol, snap.T or self.offset.server_now(now), now)
+        return await self._running(self.data).fetch_depth(self._native(symbol), symbol, limit)
 
     async def fetch_trades(self, symbol: str, limit: int) -> list[Trade]:
-        rows = await self._rest().trades(self._native(symbol), max(1, min(limit, 1_000)))
-        return to_rest_trades(rows, self.name, symbol, self._clock.now_ms())
+        return await self._running(self.data).fetch_trades(self._native(symbol), symbol, limit)
 
     async def fetch_klines(
         self, symbol: str, interval: str, limit: int, start: int | None = None, end: int | None = None
     ) -> list[Kline]:
-        rows = await self._rest().klines(self._native(symbol), interval, max(1, min(limit, 1_000)), start, end)
-        return to_klines(rows, self.name, symbol, interval, self.offset.server_now(self._clock.now_ms()))
+        return await self._running(self.data).fetch_klines(self._native(symbol), symbol, interval, limit, start, end)
 
     # --- trading (execution.BinanceExecution) ------------------------------------------------------
 
     def _exec(self) -> BinanceExecution:
-        if self.execution is None:
-            raise GatewayError(f"{self.name} is not running", code=ErrorCode.VENUE_UNAVAILABLE)
-        return self.execution
+        return self._running(self.execution)
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
         return await self._orders().place_order(request)
@@ -378,6 +378,14 @@ class BinanceAdapter:
 
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
         return await self._exec().set_margin_type(symbol, margin_type)
+
+    async def adjust_position_margin(self, symbol: str, amount: Decimal, add: bool) -> dict[str, object]:
+        """usdm: add margin to (``add``) or take it from an isolated position (``/fapi/v1/positionMargin``)."""
+        return await self._exec().adjust_position_margin(symbol, amount, add)
+
+    async def cancel_orders(self, symbol: str, order_ids: list[str]) -> list[OrderUpdate]:
+        """usdm: cancel orders by id through the batch endpoint; return each canceled order as answered."""
+        return await self._exec().cancel_orders(symbol, order_ids)
 
     async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any:
         """`RawVenue`: forward a call to Binance's REST API through the signed client (``venue.raw``)."""

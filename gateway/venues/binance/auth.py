@@ -78,6 +78,8 @@ def encode_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, list | tuple):  # e.g. batchOrders orderIdList: a compact JSON array
+        return "[" + ",".join(f'"{v}"' if isinstance(v, str) else encode_value(v) for v in value) + "]"
     return str(value)
 
 

@@ -96,6 +96,9 @@ class BinanceSettings(BaseModel):
     orders_over_ws: bool = Field(
         False, description="usdm: place / cancel / amend / query orders over ws-fapi, REST as the fallback")
     ws_api_timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one WebSocket API request")
+    order_wait_s: float = Field(
+        1.0, ge=0, le=60, description="how long an order may wait for room in the account's ORDERS budget "
+                                      "before it is refused (RATE_LIMITED, nothing sent)")
 
     @field_validator("symbols")
     @classmethod
@@ -141,6 +144,12 @@ class BinanceSettings(BaseModel):
         if self.history_window_s is not None:
             return self.history_window_s
         return 7 * 86_400.0 if self.market == "usdm" else 86_400.0
+
+    @property
+    def default_order_limits(self) -> list[tuple[int, int]]:
+        """ORDERS limits as (interval ms, limit) assumed until exchangeInfo says (§4: usdm 300 / 10 s and
+        1200 / min; spot's vary and are read from exchangeInfo only)."""
+        return [(10_000, 300), (60_000, 1_200)] if self.market == "usdm" else []
 
     @property
     def default_weight_limit(self) -> int:

@@ -18,11 +18,22 @@ import structlog
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState
 from gateway.core.errors import VenueError
+from gateway.core.events import Depth, Kline, Ticker, Trade
 from gateway.core.instruments import Instrument
 from gateway.core.ports import VenueSink
 from gateway.venues.binance.book import BookDiff, BookSync
-from gateway.venues.binance.config import BinanceSettings
-from gateway.venues.binance.parse import to_bbo, to_depth, to_kline, to_levels, to_mark_price, to_trade
+from gateway.venues.binance.config import USDM_DEPTH_LIMITS, BinanceSettings
+from gateway.venues.binance.parse import (
+    to_bbo,
+    to_depth,
+    to_kline,
+    to_klines,
+    to_levels,
+    to_mark_price,
+    to_rest_trades,
+    to_ticker,
+    to_trade,
+)
 from gateway.venues.binance.rest import BinanceRest
 from gateway.venues.binance.schemas import (
     AggTradeEvent,
@@ -178,3 +189,26 @@ class MarketData:
                 if sync.wants_snapshot:  # stale, or a gap inside the buffer: ask again after a beat
                     await asyncio.sleep(backoff.delay(1, self._rng))
                     self._snapshot_wanted.set()
+
+    # --- on demand (the market cache's REST fallback) -----------------------------------------------
+
+    async def fetch_ticker(self, native: str, symbol: str) -> Ticker:
+        return to_ticker(await self._rest.ticker_24h(native), self._venue, symbol)
+
+    async def fetch_depth(self, native: str, symbol: str, limit: int) -> Depth:
+        wire_limit = limit
+        if self._settings.market == "usdm":  # futures takes only a few limits: ask for the next one up
+            wire_limit = next((v for v in USDM_DEPTH_LIMITS if v >= limit), USDM_DEPTH_LIMITS[-1])
+        snap = await self._rest.depth(native, max(1, min(wire_limit, 5_000)))
+        now = self._clock.now_ms()
+        return to_depth(to_levels(snap.bids[:limit]), to_levels(snap.asks[:limit]), snap.lastUpdateId, self._venue,
+                        symbol, snap.T or self._rest.offset.server_now(now), now)
+
+    async def fetch_trades(self, native: str, symbol: str, limit: int) -> list[Trade]:
+        rows = await self._rest.trades(native, max(1, min(limit, 1_000)))
+        return to_rest_trades(rows, self._venue, symbol, self._clock.now_ms())
+
+    async def fetch_klines(self, native: str, symbol: str, interval: str, limit: int, start: int | None = None,
+                           end: int | None = None) -> list[Kline]:
+        rows = await self._rest.klines(native, interval, max(1, min(limit, 1_000)), start, end)
+        return to_klines(rows, self._venue, symbol, interval, self._rest.offset.server_now(self._clock.now_ms()))

@@ -24,10 +24,11 @@ from typing import Any
 import structlog
 
 from gateway.core.clock import Clock
-from gateway.core.enums import MarginType, OrderStatus
+from gateway.core.enums import OrderStatus
 from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, VenueRejected, VenueTimeout
-from gateway.core.events import Balance, Fill, OrderUpdate, Position
+from gateway.core.events import Fill, OrderUpdate
 from gateway.core.ports import OrderRequest
+from gateway.venues.binance.account import AccountCalls
 from gateway.venues.binance.config import BinanceSettings
 from gateway.venues.binance.enums import SIDE
 from gateway.venues.binance.instruments import SymbolMap
@@ -38,7 +39,6 @@ from gateway.venues.binance.trading import (
     amend_params,
     call_weight,
     check_client_id,
-    is_public,
     order_ref,
     place_call,
 )
@@ -46,15 +46,11 @@ from gateway.venues.binance.user_parse import (
     AlgoLinks,
     account_trade_fill,
     algo_order_update,
-    futures_balances,
-    position_of,
     rest_order_update,
 )
 from gateway.venues.binance.user_schemas import (
     AccountTrade,
     AlgoOrder,
-    FuturesBalance,
-    PositionRisk,
     RestOrder,
     decode,
 )
@@ -63,12 +59,12 @@ __all__ = ["UNKNOWN_OUTCOME", "BinanceExecution"]
 
 UNKNOWN_OUTCOME = frozenset({-1001, -1006, -1007})  # a write answered so: it may or may not have happened
 NO_SUCH_ORDER = frozenset({-2013, -2011})  # "Order does not exist." / "Unknown order sent."
-NO_NEED_TO_CHANGE_MARGIN_TYPE = -4046
+BATCH_CANCEL_MAX = 10  # DELETE /fapi/v1/batchOrders takes at most 10 ids (fact sheet §4)
 _PAGE = 1000
 log = structlog.get_logger("gateway.venues.binance.execution")
 
 
-class BinanceExecution:
+class BinanceExecution(AccountCalls):
     """The trading calls of one Binance session (spot or usdm).
 
     Args:
@@ -86,6 +82,7 @@ class BinanceExecution:
         self.market = settings.market
         self._settings = settings
         self._rest = rest
+        self.rest = rest  # the session's REST client (ws-fapi shares its ORDERS budget)
         self._symbols = symbols
         self._clock = clock
         self.links = links
@@ -102,7 +99,8 @@ class BinanceExecution:
         call = place_call(request, native, self.market, working_type=self._settings.working_type,
                           price_protect=self._settings.price_protect)
         with self._write_outcome():
-            data = await self._rest.call(call.method, call.path, call.params, weight=call.weight, signed=True)
+            data = await self._rest.call(call.method, call.path, call.params, weight=call.weight, signed=True,
+                                         orders=1)
         if call.algo:
             return algo_order_update(decode(AlgoOrder, data), self.venue, request.symbol, self._now())
         return rest_order_update(decode(RestOrder, data), self.venue, request.symbol, self.market, self._now())
@@ -133,10 +131,13 @@ class BinanceExecution:
         return algo_order_update(decode(AlgoOrder, data), self.venue, symbol, self._now())
 
     async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
-        """Cancel every open order (of `symbol`, or of every configured symbol); return them as canceled.
+        """Cancel every open order (of `symbol`, or of every configured symbol); return them as answered.
 
-        usdm answers a cancel-all without the orders: the open orders read just before are returned as
-        canceled (the user stream reports any that filled in between).
+        usdm: the open orders are read, then canceled by id through the batch endpoint (10 per call), which
+        answers each with its true state (one that filled just before stays filled; one already gone is
+        left out: the user stream and the reconciliation report it); then ``allOpenOrders`` and
+        ``algoOpenOrders`` sweep what was placed meanwhile and the conditional orders, which are returned
+        as canceled.
         """
         found: list[OrderUpdate] = []
         for unified in [symbol] if symbol is not None else self._symbols().unified_symbols():
@@ -154,11 +155,31 @@ class BinanceExecution:
                           for r in rows if "orderId" in r]
                 continue
             open_now = await self.open_orders(unified)
-            with self._write_outcome():
+            regular = [u for u in open_now if algo_id_of(u.order_id) is None]
+            found += await self.cancel_orders(unified, [u.order_id for u in regular if u.order_id])
+            with self._write_outcome("DELETE"):
                 await self._call("DELETE", "/fapi/v1/allOpenOrders", [("symbol", native)])
                 await self._call("DELETE", "/fapi/v1/algoOpenOrders", [("symbol", native)])
-            found += [_canceled(u) for u in open_now]
+            found += [_canceled(u) for u in open_now if algo_id_of(u.order_id) is not None]
         return found
+
+    async def cancel_orders(self, symbol: str, order_ids: list[str]) -> list[OrderUpdate]:
+        """usdm: cancel orders by id with ``DELETE /fapi/v1/batchOrders``; return the venue's answer for each
+        it canceled (an id Binance answers with an error, e.g. -2011 already gone, is logged and left out)."""
+        self._futures_only("cancel_orders")
+        native, found = self.native(symbol), []
+        for start in range(0, len(order_ids), BATCH_CANCEL_MAX):
+            chunk = order_ids[start:start + BATCH_CANCEL_MAX]
+            with self._write_outcome("DELETE"):
+                rows = await self._call("DELETE", "/fapi/v1/batchOrders",
+                                        [("symbol", native), ("orderIdList", [int(i) for i in chunk])])
+            for order_id, row in zip(chunk, rows, strict=False):
+                if isinstance(row, dict) and "orderId" in row:
+                    update = rest_order_update(decode(RestOrder, row), self.venue, symbol, self.market, self._now())
+                    found.append(self.links.rewrite(update))
+                else:
+                    log.info("binance.batch_cancel_refused", order_id=order_id, answer=row)
+        return found  # type: ignore[return-value]
 
     async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
                           qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
@@ -178,7 +199,7 @@ class BinanceExecution:
         params = amend_params(self.native(symbol), SIDE[current.side], current.order_id,
                               None, new_qty, new_price)
         with self._write_outcome():
-            data = await self._call("PUT", "/fapi/v1/order", params)
+            data = await self._rest.call("PUT", "/fapi/v1/order", params, weight=0, signed=True, orders=1)
         return rest_order_update(decode(RestOrder, data), self.venue, symbol, self.market, self._now())
 
     async def get_order(self, symbol: str, order_id: str | None = None,
@@ -273,61 +294,6 @@ class BinanceExecution:
                     page_start = last  # rows at `last` come again: the callers dedupe
                 lo = hi + 1
         return rows
-
-    # --- account ------------------------------------------------------------------------------------
-
-    async def balances(self) -> list[Balance]:
-        if self._usdm:
-            rows = await self._call("GET", f"/fapi/{self._settings.balance_version}/balance", [])
-            return futures_balances([decode(FuturesBalance, r) for r in rows], self.venue)
-        data = await self._call("GET", "/api/v3/account", [("omitZeroBalances", "true")])
-        ts = int(data.get("updateTime") or 0)
-        return [Balance(self.venue, b["asset"], Decimal(b["free"]), Decimal(b["locked"]), ts)
-                for b in data.get("balances", [])]
-
-    async def positions(self) -> list[Position]:
-        if not self._usdm:
-            return []
-        rows = await self._call("GET", f"/fapi/{self._settings.position_risk_version}/positionRisk", [])
-        found = []
-        for row in rows:
-            risk = decode(PositionRisk, row)
-            unified = self.unified(risk.symbol)
-            if unified is None or risk.positionSide not in ("BOTH", ""):
-                continue
-            if int(risk.leverage or 0):
-                self.leverage[unified] = int(risk.leverage)
-            if Decimal(risk.positionAmt):
-                found.append(position_of(risk, self.venue, unified, self.leverage.get(unified, 0)))
-        return found
-
-    async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]:
-        self._futures_only("set_leverage")
-        data = await self._call("POST", "/fapi/v1/leverage", [("symbol", self.native(symbol)),
-                                                              ("leverage", leverage)])
-        self.leverage[symbol] = int(data.get("leverage", leverage))
-        return {"symbol": symbol, "leverage": self.leverage[symbol], "max_notional": data.get("maxNotionalValue")}
-
-    async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
-        self._futures_only("set_margin_type")
-        wire = "ISOLATED" if margin_type is MarginType.ISOLATED else "CROSSED"
-        try:
-            await self._call("POST", "/fapi/v1/marginType", [("symbol", self.native(symbol)), ("marginType", wire)])
-        except VenueRejected as exc:
-            if exc.venue_code != NO_NEED_TO_CHANGE_MARGIN_TYPE:  # already so: success
-                raise
-        return {"symbol": symbol, "margin_type": str(margin_type)}
-
-    async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any:
-        """Forward a call to Binance's own API (signed unless `path` is a public endpoint)."""
-        method = http_method.upper()
-        if not path.startswith(("/api/", "/fapi/")):
-            raise GatewayError(f"not a Binance API path: {path!r}", code=ErrorCode.INVALID_PARAMS)
-        public = is_public(path)
-        listen_key = path.endswith(("/listenKey", "/userDataStream"))
-        with self._write_outcome(method):
-            return await self._rest.call(method, path, params, weight=self._weight(method, path),
-                                         signed=not (public or listen_key), api_key_only=listen_key)
 
     # --- helpers ------------------------------------------------------------------------------------
 

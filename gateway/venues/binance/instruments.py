@@ -19,6 +19,7 @@ from gateway.venues.common.ratelimit import RateLimit
 
 __all__ = [
     "SymbolMap",
+    "count_interval_ms",
     "interval_ms",
     "to_instrument",
     "to_rate_limits",
@@ -107,6 +108,14 @@ def to_rate_limits(infos: list[RateLimitInfo]) -> list[RateLimit]:
     """Convert exchangeInfo ``rateLimits`` (unknown interval kinds are skipped)."""
     return [RateLimit(i.rateLimitType, interval_ms(i.interval, i.intervalNum), i.limit)
             for i in infos if i.interval in _INTERVAL_MS]
+
+
+def count_interval_ms(spec: str) -> int | None:
+    """Return the interval of a header suffix such as ``10S`` or ``1M`` in ms (None if it is not one)."""
+    spec = spec.upper()
+    if len(spec) < 2 or spec[-1] not in _LETTER_MS or not spec[:-1].isdigit():
+        return None
+    return int(spec[:-1]) * _LETTER_MS[spec[-1]]
 
 
 def used_weights(headers: dict[str, str] | object) -> list[tuple[int, int]]:

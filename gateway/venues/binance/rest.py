@@ -12,11 +12,20 @@ same host (fact sheet §2: limits are per IP). Each call:
    bans the host, loudly, and raises; on -1021: re-syncs the offset from ``/time`` once and retries;
    a read failing with a network error, 5xx or -1001/-1007/-1008 is retried with backoff; anything
    else raises (see `common.retry.classify`).
+
+Orders also spend the account's ORDERS budget (fact sheet §2, §4: counted per account, e.g. usdm 300 / 10 s
+and 1200 / min): an order call (``orders=1``) first takes one unit from ``order_budget``, waiting at most
+``order_wait_s`` for the next window, else it is refused here (`VenueRateLimited`, nothing sent). The
+``X-MBX-ORDER-COUNT-<n><unit>`` headers of every answer are folded into that budget (the venue's count
+includes orders of other processes of the account), and a -1015 "Too many new orders" answer fills the
+window, raises `VenueRateLimited` and is not retried (it is the account's limit, not the IP's: the host
+is not paused).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +38,7 @@ from gateway.core.clock import Clock
 from gateway.core.errors import VenueError, VenueRateLimited, VenueRejected
 from gateway.venues.binance.auth import Signer, encode_params, signed_query
 from gateway.venues.binance.errors import INVALID_TIMESTAMP, TRANSIENT_READ_CODES, decode_error
-from gateway.venues.binance.instruments import used_weights
+from gateway.venues.binance.instruments import count_interval_ms, used_weights
 from gateway.venues.binance.schemas import (
     DepthSnapshot,
     ExchangeInfo,
@@ -44,14 +53,15 @@ from gateway.venues.binance.schemas import (
     decode_ticker_24h,
 )
 from gateway.venues.common.http import IDEMPOTENT, HttpClient, parse_retry_after, to_venue_error
-from gateway.venues.common.ratelimit import WEIGHT, HostBudget
+from gateway.venues.common.ratelimit import ORDERS, WEIGHT, HostBudget, HostBudgets, RateLimit
 from gateway.venues.common.retry import DEFAULT_BACKOFF, Backoff, Fatal, classify
 from gateway.venues.common.timesync import TimeOffset
 
-__all__ = ["PATHS", "BinanceRest", "MarketPaths", "Params", "depth_weight", "klines_weight"]
+__all__ = ["PATHS", "BinanceRest", "MarketPaths", "Params", "account_order_budget", "depth_weight", "klines_weight"]
 
 Params = Mapping[str, object] | Sequence[tuple[str, object]]  # a sequence keeps the order sent
 _ORDER_COUNT_HEADER = "x-mbx-order-count-"
+TOO_MANY_ORDERS = -1015
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,14 @@ _WEIGHTS = {
     "spot": {"ping": 1, "time": 1, "exchange_info": 20, "trades": 25, "klines": 2, "ticker_24h": 2, "account": 20},
     "usdm": {"ping": 1, "time": 1, "exchange_info": 1, "trades": 5, "ticker_24h": 1, "account": 5},
 }
+
+
+def account_order_budget(budgets: HostBudgets, host: str, api_key: str,
+                         limits: list[tuple[int, int]]) -> HostBudget:
+    """Return the ORDERS budget of the account behind `api_key` on `host` (shared by every session of that
+    account: Binance counts orders per account). Named by a hash of the key, never the key itself."""
+    account = hashlib.sha256(api_key.encode()).hexdigest()[:10]
+    return budgets.budget(f"{host}#orders:{account}", [RateLimit(ORDERS, ms, n) for ms, n in limits])
 
 
 def depth_weight(market: str, limit: int) -> int:
@@ -131,6 +149,8 @@ class BinanceRest:
         max_retries: int = 4,
         backoff: Backoff = DEFAULT_BACKOFF,
         rng: random.Random | None = None,
+        order_budget: HostBudget | None = None,
+        order_wait_s: float = 1.0,
     ):
         self.venue = venue
         self.market = market
@@ -151,6 +171,9 @@ class BinanceRest:
         self.retries = 0
         self.time_resyncs = 0
         self.order_counts: dict[str, int] = {}  # interval (e.g. 10S, 1D) -> the venue's order count
+        self.order_budget = order_budget
+        self._order_wait_s = order_wait_s
+        self.orders_refused = 0  # orders refused before sending (ORDERS budget) or by Binance (-1015)
         self._log = structlog.get_logger("gateway.venues.binance.rest").bind(venue=venue)
 
     # --- endpoints ----------------------------------------------------------------------------------
@@ -200,7 +223,7 @@ class BinanceRest:
 
     async def call(
         self, method: str, path: str, params: Params | None = None, *, weight: int = 1,
-        signed: bool = False, api_key_only: bool = False,
+        signed: bool = False, api_key_only: bool = False, orders: int = 0,
     ) -> Any:
         """Send one request (with the retries the module docstring lists) and return its decoded JSON.
 
@@ -214,6 +237,8 @@ class BinanceRest:
         idempotent = method in IDEMPOTENT
         attempt = 0
         resynced = False
+        if orders:
+            await self.take_orders(orders)
         while True:
             await self.budget.acquire({WEIGHT: weight})
             if api_key_only and not self._api_key:
@@ -231,12 +256,15 @@ class BinanceRest:
                 now = self._clock.now_ms()
                 for interval_ms, used in used_weights(response.headers):
                     self.budget.observe_used(WEIGHT, interval_ms, used, now)
-                for name, value in response.headers.items():  # X-MBX-ORDER-COUNT-10S etc. (for status)
-                    if name.lower().startswith(_ORDER_COUNT_HEADER) and value.isdigit():
-                        self.order_counts[name[len(_ORDER_COUNT_HEADER):].upper()] = int(value)
+                self._fold_order_counts(response.headers, now)
                 if 200 <= response.status < 300:
                     return orjson.loads(response.body) if response.body else None
                 error = to_venue_error(response, self.venue, method, path, decode_error)
+                if error.venue_code == TOO_MANY_ORDERS:  # the account's ORDERS limit: not the host's
+                    self._orders_exhausted(now)
+                    raise VenueRateLimited(f"{error.message} (the account's ORDERS limit)", venue=self.venue,
+                                           venue_code=TOO_MANY_ORDERS, venue_message=error.venue_message,
+                                           retry_after_s=parse_retry_after(response.headers.get("Retry-After")))
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if response.status == 429:
                     self.budget.on_rate_limited(retry_after, now)
@@ -260,6 +288,50 @@ class BinanceRest:
             self.retries += 1
             if not isinstance(error, VenueRateLimited):  # a 429's wait is the budget's pause
                 await asyncio.sleep(verdict.after_s)
+
+    async def take_orders(self, orders: int) -> None:
+        """Spend `orders` units of the ORDERS budget, waiting at most ``order_wait_s`` for them.
+
+        Raises:
+            VenueRateLimited: the budget has no room soon enough (nothing is sent).
+        """
+        budget = self.order_budget
+        if budget is None:
+            return
+        waited = 0.0
+        while True:
+            wait = budget.reserve({ORDERS: orders}, self._clock.now_ms())
+            if not wait:
+                return
+            if waited + wait > self._order_wait_s:
+                self.orders_refused += 1
+                raise VenueRateLimited(f"the account's ORDERS limit is reached; room again in {wait:.1f}s",
+                                       venue=self.venue, retry_after_s=round(wait, 3), venue_code="orders_budget")
+            waited += wait
+            await asyncio.sleep(wait)
+
+    def fold_order_count(self, interval_ms: int, count: int, now_ms: int) -> None:
+        """Fold the venue's order count of one ORDERS window (a header, or a WebSocket API ``rateLimits``)."""
+        if self.order_budget is not None:
+            self.order_budget.observe_used(ORDERS, interval_ms, count, now_ms)
+
+    def _fold_order_counts(self, headers: Mapping[str, str], now: int) -> None:
+        for name, value in headers.items():  # X-MBX-ORDER-COUNT-10S, -1M, -1D (fact sheet §2)
+            if not name.lower().startswith(_ORDER_COUNT_HEADER) or not value.isdigit():
+                continue
+            spec = name[len(_ORDER_COUNT_HEADER):].upper()
+            self.order_counts[spec] = int(value)
+            interval = count_interval_ms(spec)
+            if interval is not None:
+                self.fold_order_count(interval, int(value), now)
+
+    def _orders_exhausted(self, now: int) -> None:
+        # Binance said the account is over a limit: treat every ORDERS window as full until it rolls.
+        self.orders_refused += 1
+        if self.order_budget is not None:
+            for limit in self.order_budget.limits:
+                if limit.kind == ORDERS:
+                    self.order_budget.observe_used(ORDERS, limit.interval_ms, limit.limit, now)
 
     def _query(self, params: Params | None, signed: bool) -> str:
         if not signed:

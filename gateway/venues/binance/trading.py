@@ -26,6 +26,7 @@ __all__ = [
     "call_weight",
     "check_client_id",
     "is_public",
+    "order_count",
     "order_ref",
     "place_call",
 ]
@@ -147,6 +148,15 @@ _WEIGHTS: dict[tuple[str, str, str], int] = {  # (market, method, path) -> weigh
     ("usdm", "POST", "/fapi/v1/order"): 0, ("usdm", "PUT", "/fapi/v1/order"): 0,
     ("usdm", "POST", "/fapi/v1/algoOrder"): 0,
 }
+
+
+_ORDER_WRITES = frozenset({("spot", "POST", "/api/v3/order"), ("usdm", "POST", "/fapi/v1/order"),
+                           ("usdm", "PUT", "/fapi/v1/order"), ("usdm", "POST", "/fapi/v1/algoOrder")})
+
+
+def order_count(market: str, method: str, path: str) -> int:
+    """Return how many units of the account's ORDERS limits a call spends (new orders and amends: 1)."""
+    return 1 if (market, method.upper(), path) in _ORDER_WRITES else 0
 
 
 def call_weight(market: str, method: str, path: str) -> int:

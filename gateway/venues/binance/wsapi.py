@@ -15,6 +15,7 @@ whose answer does not come (timeout, or the connection dropped after sending) is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from decimal import Decimal
@@ -32,6 +33,7 @@ from gateway.venues.binance.auth import Signer, encode_value, sign_ws_params
 from gateway.venues.binance.config import BinanceSettings
 from gateway.venues.binance.enums import SIDE
 from gateway.venues.binance.execution import NO_SUCH_ORDER, UNKNOWN_OUTCOME, BinanceExecution
+from gateway.venues.binance.instruments import interval_ms
 from gateway.venues.binance.trading import algo_id_of, amend_params, check_client_id, order_ref, place_call
 from gateway.venues.binance.user_parse import algo_order_update, rest_order_update
 from gateway.venues.binance.user_schemas import AlgoOrder, RestOrder, decode
@@ -144,6 +146,9 @@ class WsOrders:
             VenueTimeout: a write without an answer (its outcome is unknown).
             VenueUnavailable: a read without an answer.
         """
+        rest = self._rest.rest
+        if method in _ORDER_WRITES:  # the account's ORDERS budget is shared with REST (refused: not sent)
+            await rest.take_orders(1)
         values: dict[str, object] = {k: _wire(k, v) for k, v in params if v is not None}
         values["apiKey"] = self._api_key
         values["timestamp"] = self._offset.server_now(self._clock.now_ms())
@@ -168,6 +173,12 @@ class WsOrders:
                 raise VenueUnavailable(f"{method}: no answer", venue=self.venue) from exc
         finally:
             self._pending.pop(rid, None)
+        now = self._clock.now_ms()
+        for limit in answer.get("rateLimits") or ():  # the account's order counts, as the headers on REST
+            if isinstance(limit, dict) and limit.get("rateLimitType") == "ORDERS" and "count" in limit:
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    rest.fold_order_count(interval_ms(limit["interval"], int(limit["intervalNum"])),
+                                          int(limit["count"]), now)
         return self._result(method, answer, write)
 
     def _result(self, method: str, answer: dict[str, Any], write: bool) -> Any:
@@ -201,6 +212,9 @@ class WsOrders:
                 if not future.done():
                     future.set_exception(ConnectionError(reason or "ws-fapi dropped"))
             self._log.warning("wsapi.down", reason=reason, in_flight=len(self._pending))
+
+
+_ORDER_WRITES = frozenset({"order.place", "order.modify", "algoOrder.place"})
 
 
 class _NotSent(Exception):

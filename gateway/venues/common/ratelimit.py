@@ -24,9 +24,10 @@ import structlog
 from gateway.core.clock import Clock
 from gateway.core.errors import VenueRateLimited
 
-__all__ = ["WEIGHT", "HostBudget", "HostBudgets", "RateLimit"]
+__all__ = ["ORDERS", "WEIGHT", "HostBudget", "HostBudgets", "RateLimit"]
 
 WEIGHT = "REQUEST_WEIGHT"
+ORDERS = "ORDERS"  # a venue's order-count limits (Binance: per account), budgeted like weight
 
 log = structlog.get_logger("gateway.venues.ratelimit")
 
