@@ -49,6 +49,7 @@ from gateway.ops import RecentLog, live_brackets, orders_summary, venue_details
 from gateway.orders.brackets.service import BracketService
 from gateway.orders.service import OrderService
 from gateway.orders.algo.backend import AlgoRouter
+from gateway.orders.algo.remote import RemoteAlgoBackend
 from gateway.orders.algo.service import LocalAlgoEngine
 from gateway.persistence.algos import AlgoStore
 from gateway.persistence.brackets import BracketStore
@@ -151,6 +152,9 @@ class Gateway:
         self.market = MarketService(self.directory, self.bus, self.clock, settings.market,
                                     observe_tick=self.instruments.observe_tick)
         self.router = VenueEventRouter(self.market, self.bus, self.clock)
+        # Parents on venues that execute them (QE): bound to those venues before they are entered, so the
+        # first catch-up's events are published.
+        self.remote_algos = RemoteAlgoBackend(self.venues, self.router.publish_algo, self.clock)
         self.supervisor = Supervisor(self.health)
         self.orders: OrderService | None = None  # built in start(), once its store is open
         self.brackets: BracketService | None = None  # built in start(), after the order service
@@ -234,7 +238,7 @@ class Gateway:
             self.market.tick_listener = self.brackets
             await self.brackets.start()  # the startup pass, before any command can arrive
             await self.algos.start()  # resumes running parents from their children's true state
-            self.api.services.provide(AlgoRouter, AlgoRouter([self.algos]))
+            self.api.services.provide(AlgoRouter, AlgoRouter([self.remote_algos, self.algos]))
             self.api.services.provide(OrderService, self.orders)
             self.api.services.provide(BracketService, self.brackets)
             self.router.on_venue_open = self._reconcile_venue

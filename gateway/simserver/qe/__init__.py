@@ -1,0 +1,1 @@
+"""The Quantum Execute dialect of the sim exchange (see `server.QeDialect`)."""
