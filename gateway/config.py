@@ -40,6 +40,9 @@ from gateway.orders.algo.config import AlgoSettings
 from gateway.orders.brackets.config import BracketsSettings
 from gateway.orders.config import OrdersSettings
 from gateway.venues.binance.config import BinanceSettings
+from gateway.venues.lighter.config import LighterSettings
+from gateway.venues.okx.config import OkxSettings
+from gateway.venues.qe.config import QeSettings
 from gateway.venues.sim.config import SimSettings
 
 __all__ = ["LogSettings", "Settings", "collect_secrets", "format_errors", "load_settings"]
@@ -54,10 +57,13 @@ def _venue_kind(value: Any) -> str:
 
 # One member per venue kind, discriminated by `kind`.
 # Adding a venue kind: one line here, one import above, one branch in venues/factory.py.
-_VENUE_KINDS = frozenset({"sim", "binance"})
+_VENUE_KINDS = frozenset({"sim", "binance", "okx", "qe", "lighter"})
 VenueSettings = Annotated[
     Annotated[SimSettings, Tag("sim")]
-    | Annotated[BinanceSettings, Tag("binance")],
+    | Annotated[BinanceSettings, Tag("binance")]
+    | Annotated[OkxSettings, Tag("okx")]
+    | Annotated[QeSettings, Tag("qe")]
+    | Annotated[LighterSettings, Tag("lighter")],
     Discriminator(_venue_kind),
 ]
 

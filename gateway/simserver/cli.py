@@ -23,6 +23,9 @@ __all__ = ["DIALECTS", "add_arguments", "announce", "build_parser", "parse", "se
 # dialect name -> module with `serve(args, stop)`; adding a dialect is one line here.
 DIALECTS: dict[str, str] = {
     "binance": "gateway.simserver.binance.cli",
+    "lighter": "gateway.simserver.lighter.cli",
+    "okx": "gateway.simserver.okx.cli",
+    "qe": "gateway.simserver.qe.cli",
 }
 
 
