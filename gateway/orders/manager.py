@@ -202,8 +202,8 @@ class OrderManager(OrderState):
             if order in self._amending:
                 raise RequestError("a modification of this order is already in flight")
             qty, price = normalize_amend(cmd.qty, cmd.price, order.side, cmd.instrument, order.price is not None)
-            if qty is not None and qty <= order.filled_qty:
-                raise RequestError(f"qty must exceed the filled quantity {order.filled_qty}", details={"field": "qty"})
+            if qty is not None and qty <= order.known_filled_qty:
+                raise RequestError(f"qty must exceed the filled quantity {order.known_filled_qty}", details={"field": "qty"})
             limits = self._settings.limits_for(order.strategy)
             new_price = price if price is not None else order.price
             new_qty = qty if qty is not None else order.qty
@@ -299,7 +299,7 @@ class OrderManager(OrderState):
         elif isinstance(msg.error, VenueRejected):  # the venue refused: the order is still what it was
             d.settle.append((key, msg.error))
             before = order.status_before_cancel
-            back = _UNKNOWN if before is _UNKNOWN else (_PARTIAL if order.filled_qty > 0 else _NEW)
+            back = _UNKNOWN if before is _UNKNOWN else (_PARTIAL if order.known_filled_qty > 0 else _NEW)
             self._set_status(order, back, now, d, reason=f"cancel refused: {msg.error.message}")
         else:  # lost answer: stay PENDING_CANCEL and ask the venue
             order.cancel_in_doubt = True

@@ -55,6 +55,11 @@ class Order:
     external: bool = False  # reported by the venue, never placed by us: visible, never adopted or canceled
     sent_at: int | None = None  # command time of the placement (latency, unknown resolution)
     notional: Decimal = ZERO  # sum of price * qty over the distinct fills (avg_price = notional / filled)
+    # The venue's own cumulative figures from its order reports. A venue may report FILLED before the
+    # fills themselves arrive (Binance answers a market order FILLED; its trades come on the stream):
+    # the order shows the larger of both until the fills catch up (`known_filled_qty`).
+    venue_filled_qty: Decimal = ZERO
+    venue_avg_price: Decimal | None = None
     fill_ids: set[str] = field(default_factory=set)  # trade ids of the fills counted in filled_qty
     # Resolution and cancel bookkeeping (in memory only; rebuilt after a restart).
     cancel_requested: bool = False  # a cancel arrived before the placement was answered
@@ -75,8 +80,13 @@ class Order:
         return not self.status.is_terminal
 
     @property
+    def known_filled_qty(self) -> Decimal:
+        """The filled quantity as far as anyone knows: our fills, or the venue's report when it is ahead."""
+        return self.venue_filled_qty if self.venue_filled_qty > self.filled_qty else self.filled_qty
+
+    @property
     def remaining_qty(self) -> Decimal:
-        remaining = self.qty - self.filled_qty
+        remaining = self.qty - self.known_filled_qty
         return remaining if remaining > 0 else ZERO
 
     def to_public(self) -> dict[str, Any]:
@@ -93,8 +103,8 @@ class Order:
             "price": self.price,
             "trigger_price": self.trigger_price,
             "qty": self.qty,
-            "filled_qty": self.filled_qty,
-            "avg_price": self.avg_price,
+            "filled_qty": self.known_filled_qty,
+            "avg_price": self.venue_avg_price if self.venue_filled_qty > self.filled_qty else self.avg_price,
             "status": self.status,
             "reduce_only": self.reduce_only,
             "created_ts": self.created_ts,

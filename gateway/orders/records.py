@@ -26,7 +26,7 @@ __all__ = [
 ORDER_ROW_COLUMNS = (
     "account", "order_key", "client_order_id", "venue", "symbol", "order_id", "strategy", "side", "type", "tif",
     "price", "trigger_price", "qty", "filled_qty", "avg_price", "notional", "status", "is_open", "reduce_only",
-    "external", "created_ts", "updated_ts", "sent_at", "reason",
+    "external", "created_ts", "updated_ts", "sent_at", "reason", "venue_filled_qty", "venue_avg_price",
 )
 FILL_ROW_COLUMNS = (
     "venue", "trade_id", "account", "symbol", "order_id", "client_order_id", "strategy", "side", "price", "qty",
@@ -73,6 +73,7 @@ def order_to_row(o: Order) -> Row:
         o.type.value, o.tif.value, _text(o.price), _text(o.trigger_price), str(o.qty), str(o.filled_qty),
         _text(o.avg_price), str(o.notional), o.status.value, 0 if o.status.is_terminal else 1,
         int(o.reduce_only), int(o.external), o.created_ts, o.updated_ts, o.sent_at, o.reason,
+        str(o.venue_filled_qty), _text(o.venue_avg_price),
     )
 
 
@@ -83,7 +84,8 @@ def order_from_row(r: Sequence[Any]) -> Order:
         side=Side(r[7]), type=OrderType(r[8]), tif=TimeInForce(r[9]), price=_dec(r[10]),
         trigger_price=_dec(r[11]), qty=Decimal(r[12]), filled_qty=Decimal(r[13]), avg_price=_dec(r[14]),
         notional=Decimal(r[15]), status=OrderStatus(r[16]), reduce_only=bool(r[18]), external=bool(r[19]),
-        created_ts=r[20], updated_ts=r[21], sent_at=r[22], reason=r[23],
+        created_ts=r[20], updated_ts=r[21], sent_at=r[22], reason=r[23], venue_filled_qty=Decimal(r[24]),
+        venue_avg_price=_dec(r[25]),
     )
 
 

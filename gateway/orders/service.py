@@ -302,11 +302,11 @@ class OrderService:
         new_qty, new_price = normalize_amend(qty, price, order.side, instrument, order.price is not None)
         total = new_qty if new_qty is not None else order.qty
         price_after = new_price if new_price is not None else order.price
-        if total <= order.filled_qty:
-            raise GatewayError(f"qty must exceed the filled quantity {order.filled_qty}",
+        if total <= order.known_filled_qty:
+            raise GatewayError(f"qty must exceed the filled quantity {order.known_filled_qty}",
                                code=ErrorCode.INVALID_PARAMS, details={"field": "qty"})
         # Refuse what would be refused anyway before canceling anything.
-        normalize_place(PlaceParams(order.symbol, order.side, order.type, total - order.filled_qty, price_after,
+        normalize_place(PlaceParams(order.symbol, order.side, order.type, total - order.known_filled_qty, price_after,
                                     order.trigger_price, order.tif, order.reduce_only),
                         instrument, adapter.capabilities)
         canceled = await self.cancel(strategy, adapter.name, order.order_id, order.client_order_id)

@@ -134,6 +134,9 @@ class OrderState:
             if update.filled_qty != order.filled_qty or update.avg_price != order.avg_price:
                 order.filled_qty, order.avg_price = update.filled_qty, update.avg_price
                 changed = True
+        elif update.filled_qty > order.venue_filled_qty:  # the venue's cumulative figures (may lead our fills)
+            order.venue_filled_qty, order.venue_avg_price = update.filled_qty, update.avg_price
+            changed = True
         target = update.status
         current = order.status
         if target is not current:
@@ -190,7 +193,7 @@ class OrderState:
             target = None
         if target is not None and target is not current and is_allowed(current, target):
             self._set_status(order, target, now, d)
-        elif current.is_terminal:
+        elif current.is_terminal and order.filled_qty > order.venue_filled_qty:  # not a fill the venue reported
             log.warning("order.late_fill", venue=order.venue, client_order_id=order.client_order_id,
                         status=current.value, trade_id=fill.trade_id, filled_qty=str(order.filled_qty))
 

@@ -121,7 +121,14 @@ CREATE INDEX algos_account_created ON algos (account, created_ts);
 CREATE INDEX algos_updated ON algos (updated_ts);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V4 = """
+-- The venue's own cumulative fill figures from its order reports (ahead of our fills for a moment when a
+-- venue reports FILLED before its trades arrive).
+ALTER TABLE orders ADD COLUMN venue_filled_qty TEXT NOT NULL DEFAULT '0';
+ALTER TABLE orders ADD COLUMN venue_avg_price TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

@@ -28,9 +28,9 @@ JournalRow = tuple[int, str, str, "str | None", dict[str, Any]]  # ts, kind, acc
 _ORDER_COLUMNS = (
     "account, order_key, client_order_id, venue, symbol, order_id, strategy, side, type, tif, price, "
     "trigger_price, qty, filled_qty, avg_price, notional, status, is_open, reduce_only, external, "
-    "created_ts, updated_ts, sent_at, reason"
+    "created_ts, updated_ts, sent_at, reason, venue_filled_qty, venue_avg_price"
 )
-_UPSERT_ORDER = f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 24)})"
+_UPSERT_ORDER = f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 26)})"
 _FILL_COLUMNS = (
     "venue, trade_id, account, symbol, order_id, client_order_id, strategy, side, price, qty, fee, "
     "fee_asset, liquidity, ts, recv_ts"

@@ -159,15 +159,20 @@ class FakeVenue:
 
     def fill(self, client_order_id: str, qty: str, price: str = "100", trade_id: str | None = None,
              push: bool = True) -> Fill:
-        """Match `qty` of the order: update the venue's truth, push the fill and the order update."""
+        """Match `qty` of the order: update the venue's truth, push the fill and the order update.
+
+        A `trade_id` already used replays that trade (a venue re-sending it): pushed again, counted once.
+        """
         order = self.orders[client_order_id]
-        qty_d = Decimal(qty)
+        replay = trade_id is not None and any(f.trade_id == trade_id for f in self.fills)
+        qty_d = Decimal(0) if replay else Decimal(qty)
         now = self._clock.now_ms()
         trade = Fill(venue=self.name, symbol=order.symbol, order_id=order.order_id,
                      client_order_id=client_order_id, trade_id=trade_id or f"T{next(self._trades)}",
-                     side=order.side, price=Decimal(price), qty=qty_d, fee=Decimal("0.01"), fee_asset="USDT",
-                     liquidity=Liquidity.MAKER, ts=now, recv_ts=now)
-        self.fills.append(trade)
+                     side=order.side, price=Decimal(price), qty=Decimal(qty), fee=Decimal("0.01"),
+                     fee_asset="USDT", liquidity=Liquidity.MAKER, ts=now, recv_ts=now)
+        if not replay:
+            self.fills.append(trade)
         filled = order.filled_qty + qty_d
         status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
         if order.status.is_terminal:

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -103,6 +105,25 @@ def test_whole_fill_before_ack_goes_straight_to_filled() -> None:
     m.handle(PlaceOutcome(VENUE, "c1", update("c1", S.NEW, "o1")), T0)
     order = m.get(VENUE, "c1")
     assert order.status is S.FILLED and order.order_id == "o1"
+
+
+def test_a_venue_reporting_filled_before_its_fills_shows_its_figures_until_the_fills_come() -> None:
+    # Binance answers a market order FILLED (executedQty, avgPrice); its trades come on the stream after.
+    m = manager()
+    m.handle(place_cmd("c1", qty="2"), T0)
+    answer = dataclasses.replace(update("c1", S.FILLED, "o1", qty="2", filled="2"), avg_price=D("100.5"))
+    d = m.handle(PlaceOutcome(VENUE, "c1", answer), T0 + 1)
+    public = settled(d, "place")
+    assert public["status"] == S.FILLED and public["filled_qty"] == D("2")  # not "filled, 0 filled"
+    order = m.get(VENUE, "c1")
+    assert order.filled_qty == 0 and order.remaining_qty == 0  # our own fills: none yet
+    with capture_logs() as logs:
+        m.handle(fill("c1", "t1", "1.5", price="100"), T0 + 2)
+        m.handle(fill("c1", "t2", "0.5", price="102"), T0 + 3)
+    assert not [e for e in logs if e["event"] == "order.late_fill"]  # fills the venue had reported
+    public = order.to_public()
+    assert (public["filled_qty"], public["avg_price"], order.filled_qty) == (D("2"), D("100.5"), D("2"))
+    assert m.risk.position(order.strategy, VENUE, "BTC/USDT") == D("2")  # positions count fills, once
 
 
 def test_cancel_ack_before_late_fill_counts_the_fill_and_keeps_canceled() -> None:
