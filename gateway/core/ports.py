@@ -27,7 +27,7 @@ from gateway.core.events import (
 )
 from gateway.core.instruments import Instrument
 
-__all__ = ["Capabilities", "OrderRequest", "RawVenue", "VenueAdapter", "VenueSink"]
+__all__ = ["Capabilities", "GroupedOrderVenue", "OrderRequest", "RawVenue", "VenueAdapter", "VenueSink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class Capabilities:
     amend: bool = False
     stop_orders: bool = False  # stop / stop_limit / take_profit / take_profit_limit
     attached_tpsl: bool = False
+    grouped_tpsl: bool = False  # places an entry with its TP/SL children in one request (`GroupedOrderVenue`)
     post_only: bool = True
     reduce_only: bool = False
     market_data_stream: bool = True
@@ -123,3 +124,23 @@ class RawVenue(Protocol):
     """
 
     async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class GroupedOrderVenue(Protocol):
+    """A venue that takes an entry and its take-profit / stop-loss children as one request (Lighter's
+    OTOCO grouped orders). The children are reduce-only conditional orders on the exit side that the venue
+    sizes to the entry's executed quantity and cancels one-cancels-other; `Capabilities.grouped_tpsl`.
+
+    Optional, like `RawVenue`: the bracket service uses it for native brackets where the venue has it.
+    """
+
+    async def place_group(self, entry: OrderRequest, take_profit: OrderRequest | None,
+                          stop_loss: OrderRequest | None) -> list[OrderUpdate]:
+        """Send the group; return one report per given order, in the order given (entry, tp, sl).
+
+        Raises:
+            VenueError: the venue refused the whole group (nothing was placed).
+            VenueTimeout: the answer was lost; whether the group was placed is unknown.
+        """
+        ...
