@@ -25,11 +25,13 @@ __all__ = [
     "CancelOutcome",
     "Command",
     "Decision",
+    "GroupOutcome",
     "Intent",
     "JournalEntry",
     "Message",
     "ModifyOrder",
     "Pending",
+    "PlaceGroup",
     "PlaceOrder",
     "PlaceOutcome",
     "PlaceParams",
@@ -37,6 +39,7 @@ __all__ = [
     "Reconciled",
     "SendAmend",
     "SendCancel",
+    "SendGroup",
     "SendPlace",
     "SendQuery",
     "SetKillSwitch",
@@ -133,6 +136,22 @@ class PlaceOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceGroup:
+    """Place an entry and its take-profit / stop-loss children as one venue request (`GroupedOrderVenue`).
+
+    Every order carries its client order id (the bracket's). Each is journaled and tracked as an order of
+    its own; the children are reduce-only conditional orders the venue sizes to the entry's execution.
+    """
+
+    strategy: str | None
+    account: str
+    entry: PlaceParams
+    children: tuple[PlaceParams, ...]
+    instrument: Instrument
+    capabilities: Capabilities
+
+
+@dataclass(frozen=True, slots=True)
 class CancelOrder:
     strategy: str | None
     account: str
@@ -197,6 +216,16 @@ class PlaceOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupOutcome:
+    """The answer to a `SendGroup`: one report per key (in order), or the error for the whole group."""
+
+    account: str
+    keys: tuple[str, ...]
+    updates: tuple[OrderUpdate, ...] = ()
+    error: GatewayError | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CancelOutcome:
     account: str
     key: str
@@ -223,9 +252,10 @@ class QueryOutcome:
     error: GatewayError | None = None
 
 
-Command = PlaceOrder | CancelOrder | CancelAll | ModifyOrder | SetKillSwitch
+Command = PlaceOrder | PlaceGroup | CancelOrder | CancelAll | ModifyOrder | SetKillSwitch
 Message = (
-    Command | Tick | Reconciled | PlaceOutcome | CancelOutcome | AmendOutcome | QueryOutcome | OrderUpdate | Fill
+    Command | Tick | Reconciled | PlaceOutcome | GroupOutcome | CancelOutcome | AmendOutcome | QueryOutcome
+    | OrderUpdate | Fill
 )
 
 
@@ -238,6 +268,16 @@ class SendPlace:
     account: str
     key: str
     request: OrderRequest
+
+
+@dataclass(frozen=True, slots=True)
+class SendGroup:
+    """Send an entry and its children in one request; `keys` and `requests` in the same order (entry first)."""
+
+    venue: str
+    account: str
+    keys: tuple[str, ...]
+    requests: tuple[OrderRequest, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +313,7 @@ class SendQuery:
     asked_at: int
 
 
-Intent = SendPlace | SendCancel | SendAmend | SendQuery
+Intent = SendPlace | SendGroup | SendCancel | SendAmend | SendQuery
 
 # ("place" | "cancel" | "amend", account, order key): what a command's caller waits for.
 WaiterKey = tuple[str, str, str]

@@ -26,7 +26,16 @@ from typing import Any
 import structlog
 
 from gateway.core.enums import OrderStatus
-from gateway.core.errors import ErrorCode, GatewayError, LookupFailed, OrderRejected, RequestError, VenueRateLimited, VenueRejected
+from gateway.core.errors import (
+    ErrorCode,
+    GatewayError,
+    LookupFailed,
+    OrderRejected,
+    RequestError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueTimeout,
+)
 from gateway.core.events import Fill, OrderUpdate
 from gateway.core.ports import OrderRequest
 from gateway.orders.commands import (
@@ -35,14 +44,18 @@ from gateway.orders.commands import (
     CancelOrder,
     CancelOutcome,
     Decision,
+    GroupOutcome,
     JournalEntry,
     ModifyOrder,
     Pending,
+    PlaceGroup,
     PlaceOrder,
     PlaceOutcome,
+    PlaceParams,
     QueryOutcome,
     Reconciled,
     SendAmend,
+    SendGroup,
     SendPlace,
     SetKillSwitch,
     Tick,
@@ -79,7 +92,9 @@ class OrderManager(OrderState):
             SetKillSwitch: self._on_kill_switch,
             Tick: self._on_tick,
             Reconciled: self._on_reconciled,
+            PlaceGroup: self._on_place_group,
             PlaceOutcome: self._on_place_outcome,
+            GroupOutcome: self._on_group_outcome,
             CancelOutcome: self._on_cancel_outcome,
             AmendOutcome: self._on_amend_outcome,
             QueryOutcome: self._on_query_outcome,
@@ -129,47 +144,104 @@ class OrderManager(OrderState):
     # --- commands ------------------------------------------------------------------------------------
 
     def _on_place(self, cmd: PlaceOrder, now: int, d: Decision) -> None:
-        params = cmd.params
-        account = cmd.account
-        client_order_id = params.client_order_id
+        client_order_id = cmd.params.client_order_id
         if client_order_id is not None:
-            existing = self._orders.get((account, client_order_id))
+            existing = self._orders.get((cmd.account, client_order_id))
             if existing is not None:
-                d.reply = self._duplicate(existing, cmd)
+                d.reply = self._duplicate(existing, cmd.params, cmd.instrument.symbol)
                 return
+        made = self._new_order(cmd.strategy, cmd.account, cmd.params, cmd, now, d, check_risk=True)
+        if isinstance(made, GatewayError):
+            d.reply = made
+            return
+        order, request = made
+        d.intents.append(SendPlace(order.venue, order.account, order.key, request))
+        d.reply = Pending((("place", order.account, order.key),))
+
+    def _on_place_group(self, cmd: PlaceGroup, now: int, d: Decision) -> None:
+        """An entry and its children in one venue request. All or nothing here: a child refused by the
+        checks refuses the group before anything is recorded. The risk limits apply to the entry (the
+        children only ever reduce what it opens)."""
+        everything = (cmd.entry, *cmd.children)
+        if any(p.client_order_id is None for p in everything):
+            d.reply = RequestError("every order of a group needs its client_order_id")
+            return
+        existing = [self._orders.get((cmd.account, p.client_order_id)) for p in everything]  # type: ignore[arg-type]
+        if any(o is not None for o in existing):  # the same group again: answer what it became
+            for order, params in zip(existing, everything, strict=True):
+                reply = None if order is None else self._duplicate(order, params, cmd.instrument.symbol)
+                if order is None or isinstance(reply, GatewayError):
+                    d.reply = reply or OrderRejected("part of this group was placed before as other orders",
+                                                     code=ErrorCode.DUPLICATE_CLIENT_ID)
+                    return
+            keys = []
+            for order in existing:
+                assert order is not None
+                key = ("place", order.account, order.key)
+                keys.append(key)
+                if order.status is not _PENDING_NEW:
+                    d.settle.append((key, order.to_public()))
+            d.reply = Pending(tuple(keys))
+            return
         try:
-            norm = normalize_place(params, cmd.instrument, cmd.capabilities)
-            self.risk.check(cmd.strategy, self._settings.limits_for(cmd.strategy), account, norm.symbol,
-                            norm.side, norm.qty, norm.price or norm.trigger_price, now)
-            if client_order_id is None:
-                client_order_id = self.ids.next(cmd.capabilities)
+            for child in cmd.children:  # check them all before recording any
+                normalize_place(child, cmd.instrument, cmd.capabilities)
         except GatewayError as exc:
             d.reply = exc
             return
+        made = self._new_order(cmd.strategy, cmd.account, cmd.entry, cmd, now, d, check_risk=True)
+        if isinstance(made, GatewayError):
+            d.reply = made
+            return
+        orders, requests = [made[0]], [made[1]]
+        for child in cmd.children:
+            order, request = self._new_order(cmd.strategy, cmd.account, child, cmd, now, d,  # type: ignore[misc]
+                                             check_risk=False, group=orders[0].key)
+            orders.append(order)
+            requests.append(request)
+        keys = tuple(o.key for o in orders)
+        d.intents.append(SendGroup(orders[0].venue, cmd.account, keys, tuple(requests)))
+        d.reply = Pending(tuple(("place", cmd.account, key) for key in keys))
+
+    def _new_order(self, strategy: str | None, account: str, params: PlaceParams, cmd: PlaceOrder | PlaceGroup,
+                   now: int, d: Decision, *, check_risk: bool, group: str | None = None
+                   ) -> tuple[Order, OrderRequest] | GatewayError:
+        """Validate, quantize and risk-check `params`; record the order `pending_new` and journal the intent."""
+        client_order_id = params.client_order_id
+        try:
+            norm = normalize_place(params, cmd.instrument, cmd.capabilities)
+            if check_risk:
+                self.risk.check(strategy, self._settings.limits_for(strategy), account, norm.symbol,
+                                norm.side, norm.qty, norm.price or norm.trigger_price, now)
+            if client_order_id is None:
+                client_order_id = self.ids.next(cmd.capabilities)
+        except GatewayError as exc:
+            return exc
         venue = cmd.instrument.venue
         order = Order(
             venue=venue, account=account, symbol=norm.symbol, client_order_id=client_order_id, side=norm.side,
             type=norm.type, tif=norm.tif, qty=norm.qty, price=norm.price, trigger_price=norm.trigger_price,
             reduce_only=norm.reduce_only, status=_PENDING_NEW, created_ts=now, updated_ts=now,
-            strategy=cmd.strategy, sent_at=now,
+            strategy=strategy, sent_at=now,
         )
         self._register(order)
         self.risk.on_open(order)
-        self.risk.on_placed(cmd.strategy, now)
+        self.risk.on_placed(strategy, now)
         request = OrderRequest(norm.symbol, norm.side, norm.type, norm.qty, client_order_id, norm.price,
                                norm.trigger_price, norm.tif, norm.reduce_only)
         d.orders.append(order)
-        d.journal.append(JournalEntry(now, "intent.place", account, client_order_id, {
-            "strategy": cmd.strategy, "venue": venue, "symbol": norm.symbol, "side": norm.side,
+        intent: dict[str, Any] = {
+            "strategy": strategy, "venue": venue, "symbol": norm.symbol, "side": norm.side,
             "type": norm.type, "qty": str(norm.qty), "price": _str(norm.price),
             "trigger_price": _str(norm.trigger_price), "tif": norm.tif, "reduce_only": norm.reduce_only,
-        }))
-        d.intents.append(SendPlace(venue, account, client_order_id, request))
-        d.reply = Pending((("place", account, client_order_id),))
+        }
+        if group is not None:
+            intent["group"] = group  # sent with (and after) the entry of that key
+        d.journal.append(JournalEntry(now, "intent.place", account, client_order_id, intent))
+        return order, request
 
-    def _duplicate(self, existing: Order, cmd: PlaceOrder) -> Any:
-        params = cmd.params
-        if (existing.external or existing.symbol != cmd.instrument.symbol or existing.side is not params.side
+    def _duplicate(self, existing: Order, params: PlaceParams, symbol: str) -> Any:
+        if (existing.external or existing.symbol != symbol or existing.side is not params.side
                 or existing.type is not params.type):
             return OrderRejected(f"client_order_id {existing.client_order_id!r} is used by another order",
                                  code=ErrorCode.DUPLICATE_CLIENT_ID, details={"order": existing.to_public()})
@@ -283,6 +355,16 @@ class OrderManager(OrderState):
                 log.warning("order.unknown", venue=order.venue, client_order_id=order.client_order_id,
                             error=None if error is None else error.code.value)
         settle_place(order, msg.error, d)
+
+    def _on_group_outcome(self, msg: GroupOutcome, now: int, d: Decision) -> None:
+        """One request answered for the whole group: each order settles as if placed on its own."""
+        updates: tuple[OrderUpdate | None, ...] = msg.updates if msg.error is None else ()
+        for i, key in enumerate(msg.keys):
+            update = updates[i] if i < len(updates) else None
+            error = msg.error if update is None and msg.error is not None else None
+            if update is None and error is None:  # the venue answered but left this order out: unknown
+                error = VenueTimeout("the venue's answer to the group did not include this order", venue=msg.account)
+            self._on_place_outcome(PlaceOutcome(msg.account, key, update, error), now, d)
 
     def _on_cancel_outcome(self, msg: CancelOutcome, now: int, d: Decision) -> None:
         order = self._orders.get((msg.account, msg.key))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -31,12 +31,13 @@ from gateway.core.errors import (
 )
 from gateway.core.events import Balance, Fill, OrderUpdate, Position, UserEvent
 from gateway.core.instruments import Instrument
-from gateway.core.ports import VenueAdapter
+from gateway.core.ports import GroupedOrderVenue, VenueAdapter
 from gateway.orders.commands import (
     CancelAll,
     CancelOrder,
     Intent,
     ModifyOrder,
+    PlaceGroup,
     PlaceOrder,
     PlaceParams,
     Reconciled,
@@ -258,6 +259,27 @@ class OrderService:
                 return stored.to_public()
         command = PlaceOrder(strategy, adapter.name, params, instrument, adapter.capabilities)
         return _one(await self._command(command))
+
+    async def place_group(self, strategy: str | None, account: str | None, entry: PlaceParams,
+                          children: Sequence[PlaceParams]) -> list[dict[str, Any]]:
+        """Place an entry with its take-profit / stop-loss children in one venue request (a venue with
+        `Capabilities.grouped_tpsl`, e.g. Lighter's OTOCO). Every order needs its client order id; each is
+        journaled and tracked like any other. Returns the orders as answered, entry first; the same group
+        again returns them and places nothing.
+
+        Raises:
+            GatewayError: NOT_SUPPORTED where the venue has no grouped orders; the refusals of `place`.
+        """
+        adapter = self._trading_venue(account)
+        if not (adapter.capabilities.grouped_tpsl and isinstance(adapter, GroupedOrderVenue)):
+            raise GatewayError(f"{adapter.name} takes no grouped orders", code=ErrorCode.NOT_SUPPORTED)
+        instrument = self._instrument(adapter, entry.symbol)
+        command = PlaceGroup(strategy, adapter.name, entry, tuple(children), instrument, adapter.capabilities)
+        results = await self._command(command)
+        for result in results:
+            if isinstance(result, GatewayError):
+                raise result
+        return results
 
     async def cancel(self, strategy: str | None, account: str | None, order_id: str | None = None,
                      client_order_id: str | None = None) -> dict[str, Any]:
