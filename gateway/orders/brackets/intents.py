@@ -30,6 +30,7 @@ __all__ = [
     "Intent",
     "LegKey",
     "PlaceEntry",
+    "PlaceGrouped",
     "PlaceLeg",
     "Publish",
     "ResizeLeg",
@@ -54,6 +55,23 @@ class PlaceEntry:
     price: Decimal | None
     tif: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceGrouped:
+    """Place the entry and both native legs as one venue request (a venue with grouped TP/SL orders).
+
+    The legs are reduce-only conditional orders on the exit side for the entry's size; the venue sizes them
+    to what the entry executes and cancels one when the other fills.
+    """
+
+    entry: PlaceEntry
+    take_profit: PlaceLeg
+    stop_loss: PlaceLeg
+
+    @property
+    def bracket_id(self) -> str:
+        return self.entry.bracket_id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,8 +197,9 @@ class Publish:
     reason: str
 
 
-Intent = PlaceEntry | CancelEntry | PlaceLeg | ResizeLeg | CancelLeg | FireLeg | ArmTrigger | DisarmTrigger | Publish
-VENUE_INTENTS = (PlaceEntry, CancelEntry, PlaceLeg, ResizeLeg, CancelLeg, FireLeg)
+Intent = (PlaceEntry | PlaceGrouped | CancelEntry | PlaceLeg | ResizeLeg | CancelLeg | FireLeg | ArmTrigger
+          | DisarmTrigger | Publish)
+VENUE_INTENTS = (PlaceEntry, PlaceGrouped, CancelEntry, PlaceLeg, ResizeLeg, CancelLeg, FireLeg)
 
 
 @dataclass(frozen=True, slots=True)

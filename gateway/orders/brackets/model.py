@@ -250,6 +250,7 @@ class Bracket:
     ended_from: BracketState | None = None  # the state the bracket was in when it last ended
     last_fill_ts: int = 0  # venue time of the latest fill folded in (older position reports are stale)
     version: int = 0
+    grouped: bool = False  # native legs sent with the entry as one request; the venue sizes them (settle._align)
 
     @property
     def exit_side(self) -> Side:
@@ -289,7 +290,7 @@ class Bracket:
                        e.requested_ts),
             self.take_profit.copy(), self.stop_loss.copy(), self.mode, self.trigger_source, self.created_ts,
             self.updated_ts, self.state, self.requested_mode, self.reason, self.cancel_requested,
-            self.ended_from, self.last_fill_ts, self.version)
+            self.ended_from, self.last_fill_ts, self.version, self.grouped)
 
     # --- public shape ------------------------------------------------------------------------------------
 
@@ -307,6 +308,7 @@ class Bracket:
             "qty": self.qty,
             "state": self.state,
             "mode": self.mode,
+            "grouped": self.grouped,
             "trigger_source": self.trigger_source,
             "entry": entry,
             "take_profit": self._leg_public(self.take_profit),
@@ -354,7 +356,7 @@ class Bracket:
             "cancel_requested": self.cancel_requested,
             "ended_from": self.ended_from.value if self.ended_from else None,
             "last_fill_ts": self.last_fill_ts, "created_ts": self.created_ts, "updated_ts": self.updated_ts,
-            "version": self.version,
+            "version": self.version, "grouped": self.grouped,
             "entry": {"type": e.type.value, "price": _s(e.price), "client_order_id": e.client_order_id,
                       "order_id": e.order_id, "status": e.status.value, "filled_qty": str(e.filled_qty),
                       "avg_price": _s(e.avg_price), "requested_ts": e.requested_ts},
@@ -382,7 +384,7 @@ class Bracket:
             LegMode(record["mode"]), TriggerSource(record["trigger_source"]), record["created_ts"],
             record["updated_ts"], BracketState(record["state"]), LegMode(record["requested_mode"]),
             record["reason"], record["cancel_requested"], BracketState(ended) if ended else None,
-            record["last_fill_ts"], record["version"])
+            record["last_fill_ts"], record["version"], record.get("grouped", False))
 
 
 _LEG_ORDER_STATUS: Final = {

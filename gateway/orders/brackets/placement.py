@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from gateway.core.enums import OrderType, Side
 from gateway.core.ports import Capabilities
-from gateway.orders.brackets.ids import entry_client_order_id, is_valid_bracket_id
-from gateway.orders.brackets.intents import Decision, PlaceEntry, Publish
+from gateway.orders.brackets.ids import entry_client_order_id, is_valid_bracket_id, leg_client_order_id
+from gateway.orders.brackets.intents import Decision, PlaceEntry, PlaceGrouped, PlaceLeg, Publish
 from gateway.orders.brackets.model import (
     Bracket,
     BracketState,
@@ -17,8 +17,10 @@ from gateway.orders.brackets.model import (
     Leg,
     LegMode,
     LegName,
+    LegStatus,
     TriggerSource,
 )
+from gateway.orders.brackets.settle import NATIVE_TYPE
 
 __all__ = ["LegSpec", "new_bracket", "resolve_mode"]
 
@@ -63,11 +65,30 @@ def new_bracket(*, bracket_id: str, account: str, venue: str, symbol: str, side:
         stop_loss=Leg(LegName.SL, stop_loss.trigger_price, stop_loss.price),
         mode=resolve_mode(mode, capabilities, trigger_source), trigger_source=trigger_source,
         created_ts=now_ms, updated_ts=now_ms, requested_mode=mode, reason="placed", version=1)
-    intents = (Publish(bracket_id=bracket_id, reason="placed"),
-               PlaceEntry(bracket_id=bracket_id, venue=venue, account=account, symbol=symbol,
-                          client_order_id=bracket.entry.client_order_id, side=side, type=entry_type, qty=qty,
-                          price=entry_price))
-    return Decision(bracket, _S.PENDING_ENTRY, _S.PENDING_ENTRY, intents, True)
+    entry = PlaceEntry(bracket_id=bracket_id, venue=venue, account=account, symbol=symbol,
+                       client_order_id=bracket.entry.client_order_id, side=side, type=entry_type, qty=qty,
+                       price=entry_price)
+    if bracket.mode is LegMode.NATIVE and capabilities.grouped_tpsl:
+        bracket.grouped = True
+        tp, sl = (_grouped_leg(bracket, leg, now_ms) for leg in bracket.legs)
+        return Decision(bracket, _S.PENDING_ENTRY, _S.PENDING_ENTRY,
+                        (Publish(bracket_id=bracket_id, reason="placed"),
+                         PlaceGrouped(entry=entry, take_profit=tp, stop_loss=sl)), True)
+    return Decision(bracket, _S.PENDING_ENTRY, _S.PENDING_ENTRY,
+                    (Publish(bracket_id=bracket_id, reason="placed"), entry), True)
+
+
+def _grouped_leg(b: Bracket, leg: Leg, now_ms: int) -> PlaceLeg:
+    """Request generation 1 of a leg together with the entry: for the entry's whole size, covering nothing yet."""
+    leg.generation = 1
+    leg.client_order_id = leg_client_order_id(b.bracket_id, leg.name, 1)
+    leg.status = LegStatus.PENDING
+    leg.order_type = NATIVE_TYPE[(leg.name, leg.price is not None)]
+    leg.order_qty = b.qty
+    leg.placed_ts = leg.requested_ts = now_ms
+    return PlaceLeg(bracket_id=b.bracket_id, leg=leg.name, venue=b.venue, account=b.account, symbol=b.symbol,
+                    client_order_id=leg.client_order_id, side=b.exit_side, type=leg.order_type, qty=b.qty,
+                    price=leg.price, trigger_price=leg.trigger_price, trigger_source=b.trigger_source)
 
 
 def _validate(bracket_id: str, side: Side, qty: Decimal, entry_type: OrderType, entry_price: Decimal | None,

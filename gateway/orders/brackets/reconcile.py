@@ -263,6 +263,8 @@ def _reconcile_one(p: _Pass, truth: VenueTruth, matched: dict[object, OrderUpdat
             p.fold(RepairKind.POSITION_GONE, on_position(p.edit(), qty, view.ts, now))
     for name in missing:
         leg = p.b.leg(name)
+        if p.b.grouped and leg.generation == 1 and p.b.state is BracketState.PENDING_ENTRY:
+            continue  # a grouped child may stay off the venue's order lists until its entry executes
         if leg.status in _HAS_ORDER and now - leg.requested_ts >= policy.grace_ms:
             kind = RepairKind.REPLACED_LEG if leg.status is not LegStatus.PENDING_CANCEL else RepairKind.VENUE_REPORT
             p.fold(kind, on_leg_vanished(p.edit(), name, now))

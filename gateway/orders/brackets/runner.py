@@ -32,6 +32,7 @@ from gateway.orders.brackets.intents import (
     FireLeg,
     Intent,
     PlaceEntry,
+    PlaceGrouped,
     PlaceLeg,
     ResizeLeg,
 )
@@ -165,6 +166,8 @@ class IntentRunner:
                 self._feed(Answer(intent.bracket_id, report, exc, entry=True))
             else:
                 self._feed(Answer(intent.bracket_id, self._to_report(order), entry=True))
+        elif isinstance(intent, PlaceGrouped):
+            await self._place_grouped(strategy, intent)
         elif isinstance(intent, CancelLeg | CancelEntry):
             await self._cancel(strategy, intent.bracket_id, intent.account, intent.order_id, intent.client_order_id)
         elif isinstance(intent, ResizeLeg):
@@ -186,6 +189,26 @@ class IntentRunner:
                 self._feed(Answer(bracket_id, report, exc))
             return  # an unknown outcome: the order service resolves it and its report comes through the tap
         self._feed(Answer(bracket_id, self._to_report(order)))
+
+    async def _place_grouped(self, strategy: str | None, intent: PlaceGrouped) -> None:
+        """The entry and both legs in one venue request; each answer is folded like its own placement's."""
+        e, legs = intent.entry, (intent.take_profit, intent.stop_loss)
+        entry = PlaceParams(e.symbol, e.side, e.type, e.qty, e.price, None, e.tif, False, e.client_order_id)
+        children = [PlaceParams(leg.symbol, leg.side, leg.type, leg.qty, leg.price, leg.trigger_price,
+                                TimeInForce.GTC, True, leg.client_order_id) for leg in legs]
+        try:
+            orders = await self._orders.place_group(strategy, e.account, entry, children)
+        except GatewayError as exc:
+            self._feed(Answer(e.bracket_id, self._refusal(e.client_order_id, exc, _ENTRY_UNKNOWN), exc, entry=True))
+            for leg in legs:
+                report = self._refusal(leg.client_order_id, exc)
+                if report is not None:
+                    self._feed(Answer(e.bracket_id, report, exc))
+            log.warning("bracket.group_not_placed", bracket_id=e.bracket_id, code=exc.code.value, error=exc.message)
+            return
+        self._feed(Answer(e.bracket_id, self._to_report(orders[0]), entry=True))
+        for order in orders[1:]:
+            self._feed(Answer(e.bracket_id, self._to_report(order)))
 
     async def _cancel(self, strategy: str | None, bracket_id: str, account: str, order_id: str | None,
                       client_order_id: str | None) -> None:

@@ -142,6 +142,11 @@ def sync_legs(step: Step) -> None:
 
 def _align(step: Step, leg: Leg, target: Decimal, *, may_place: bool) -> None:
     b, now = step.b, step.now
+    if b.grouped and leg.generation == 1 and leg.is_live and not b.state.is_terminal:
+        # Sent with the entry: the venue sizes it to the entry's execution and cancels it with its sibling.
+        # It waits through pending_entry and is never resized; only the bracket's end cancels it (below).
+        leg.armed_qty = target if target > 0 else ZERO
+        return
     if target <= 0:
         if leg.status is LegStatus.ARMED:
             step.first.append(DisarmTrigger(key=(b.bracket_id, leg.name), bracket_id=b.bracket_id, leg=leg.name))
