@@ -8,6 +8,7 @@ a `VenueError` (`VenueTimeout` when the outcome is unknown).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, Self, runtime_checkable
@@ -27,7 +28,15 @@ from gateway.core.events import (
 )
 from gateway.core.instruments import Instrument
 
-__all__ = ["Capabilities", "GroupedOrderVenue", "OrderRequest", "RawVenue", "VenueAdapter", "VenueSink"]
+__all__ = [
+    "Capabilities",
+    "ClientIdMemory",
+    "GroupedOrderVenue",
+    "OrderRequest",
+    "RawVenue",
+    "VenueAdapter",
+    "VenueSink",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +153,13 @@ class GroupedOrderVenue(Protocol):
             VenueTimeout: the answer was lost; whether the group was placed is unknown.
         """
         ...
+
+
+@runtime_checkable
+class ClientIdMemory(Protocol):
+    """A venue that keeps only a digest of each client order id (Lighter keeps a 48-bit index): a new
+    session cannot name an order by the gateway's id until it is told the ids. The order service tells it
+    the ids of the orders it restored, before the first reconciliation, so none of them looks external.
+    """
+
+    def remember_client_order_ids(self, client_order_ids: Iterable[str]) -> None: ...

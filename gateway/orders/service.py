@@ -31,7 +31,7 @@ from gateway.core.errors import (
 )
 from gateway.core.events import Balance, Fill, OrderUpdate, Position, UserEvent
 from gateway.core.instruments import Instrument
-from gateway.core.ports import GroupedOrderVenue, VenueAdapter
+from gateway.core.ports import ClientIdMemory, GroupedOrderVenue, VenueAdapter
 from gateway.orders.commands import (
     CancelAll,
     CancelOrder,
@@ -129,6 +129,10 @@ class OrderService:
             self.manager.risk.on_fill(strategy, account, symbol, Side(side), Decimal(qty))
         await self._writer.persist([decision])
         self._writer.emit([decision])
+        for name, adapter in self._venues.items():
+            if isinstance(adapter, ClientIdMemory):
+                adapter.remember_client_order_ids(o.client_order_id for o in orders
+                                                  if o.account == name and o.client_order_id)
         log.info("orders.restored", orders=len(orders), open=sum(1 for o in orders if o.is_open))
         self._writer.start()
         assert self._writer.task is not None

@@ -141,8 +141,10 @@ async def inactive_orders(fake: LighterFake, request: web.Request) -> dict[str, 
     start = _int(request, "cursor", 0)
     between = request.query.get("between_timestamps")
     low, high = (int(x) for x in between.split(",")) if between else (0, 2**62)
+    ask_filter = request.query.get("ask_filter")  # 0: bids (buys) only, 1: asks (sells) only
     done = [o for o in fake.ledger.orders.values() if o.account == account_index and not o.is_live
-            and (market is None or str(o.market.market_id) == market) and low <= o.updated_ms <= high]
+            and (market is None or str(o.market.market_id) == market) and low <= o.updated_ms <= high
+            and (ask_filter is None or int(o.is_ask) == int(ask_filter))]
     done.sort(key=lambda o: -o.order_index)
     page = done[start:start + limit]
     cursor = str(start + limit) if start + limit < len(done) else None
@@ -167,7 +169,9 @@ async def trades(fake: LighterFake, request: web.Request) -> dict[str, Any]:
         _auth(fake, request)
     since = _int(request, "from", 0)
     order = request.query.get("order_index")
+    market = request.query.get("market_id")
     rows = [t for t in reversed(fake.ledger.trades) if t["timestamp"] >= since
+            and (market is None or str(t["market_id"]) == market)
             and account_index in (t["ask_account_id"], t["bid_account_id"])
             and (order is None or str(t["ask_id"]) == order or str(t["bid_id"]) == order)]
     limit = max(1, min(_int(request, "limit", 100), 100))
@@ -185,7 +189,12 @@ async def send_tx(fake: LighterFake, request: web.Request) -> dict[str, Any]:
     tx_info = form.get("tx_info")
     if not isinstance(tx_info, str):
         raise ApiError(400, 20001, "missing tx_info")
-    return fake.send_tx(tx_type, tx_info)
+    answer = fake.send_tx(tx_type, tx_info)
+    if fake.faults.lose_answers > 0:  # accepted, and the answer never reaches the client
+        fake.faults.lose_answers -= 1
+        if request.transport is not None:
+            request.transport.abort()
+    return answer
 
 
 _ROUTES: dict[tuple[str, str], Handler] = {

@@ -9,7 +9,8 @@
   nextNonce, apikeys. Account reads need a valid ``authorization`` token.
 - Stream: ``order_book/<m>`` (snapshot then diffs), ``account_all_orders/<a>`` and
   ``account_all_trades/<a>`` (with ``auth``); ping / pong; channels echoed with a colon.
-- Faults (`LighterFaults`): nonce errors, rejections after acceptance, a held sequencer, dropping streams.
+- Faults (`LighterFaults`): nonce errors, rejections after acceptance, lost sendTx answers, a held
+  sequencer, dropping streams.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class LighterFaults:
     nonce_errors: int = 0  # next N sendTx are refused with 21104 "invalid nonce" (nonce not consumed)
     reject_after_accept: int = 0  # next N accepted orders end canceled-margin-not-allowed at execution
     reject_status: str = "canceled-margin-not-allowed"
+    lose_answers: int = 0  # next N accepted sendTx: the tx is taken (nonce consumed), the connection dropped
 
 
 class LighterFake:

@@ -12,6 +12,10 @@ registers the API keys with the signer (no network), primes the market cache ove
 Nonces: read at start (lazily, per key), after any refusal or lost answer, and after every reconnect of
 the stream (the venue is then the only truth; Nautilus #4263-style wedging is avoided).
 
+The requests live beside it, one module per concern: `trading` (place, grouped place, cancel, close),
+`account` (order lookups, open / closed orders, fills, balances, positions, leverage), `marketdata`, and
+`wrapper_api` (the seed wrapper's reads that `VenueAdapter` has no place for).
+
 State: OPEN once markets are loaded; RECONNECTING while the stream is down (the gateway's order service
 reconciles when it is OPEN again); CLOSED after exit.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Self
 
@@ -28,7 +33,7 @@ import aiohttp
 import structlog
 
 from gateway.core.clock import Clock
-from gateway.core.enums import ConnectionState, MarginType, OrderStatus, OrderType, Side
+from gateway.core.enums import ConnectionState, MarginType, Side
 from gateway.core.errors import ErrorCode, LookupFailed, OrderRejected, VenueError
 from gateway.core.events import (
     Balance,
@@ -45,16 +50,16 @@ from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, OrderRequest, VenueSink
 from gateway.venues.common.http import HttpClient
 from gateway.venues.common.retry import Backoff
-from gateway.venues.lighter import marketdata, parse
+from gateway.venues.lighter import account, marketdata, parse, trading, wrapper_api
 from gateway.venues.lighter.cache import MarketCache
 from gateway.venues.lighter.config import LighterSettings
-from gateway.venues.lighter.constants import MARGIN_CROSS, MARGIN_ISOLATED
-from gateway.venues.lighter.execution import LighterExecution, accepted_update, plan_order
+from gateway.venues.lighter.constants import SIGNER_DEFAULT_EXPIRY_MS
+from gateway.venues.lighter.execution import LighterExecution
 from gateway.venues.lighter.grouped import GroupedOrders
 from gateway.venues.lighter.nonces import NonceKeeper
 from gateway.venues.lighter.queries import LighterQueries
 from gateway.venues.lighter.rest import LighterRest
-from gateway.venues.lighter.scaling import ClientIndexMap, MarketSpec, ScalingError, worst_price
+from gateway.venues.lighter.scaling import ClientIndexMap, MarketSpec
 from gateway.venues.lighter.signer import LighterSigner
 from gateway.venues.lighter.stream import LighterStream
 from gateway.venues.lighter.userfeed import UserFeed
@@ -109,10 +114,11 @@ class LighterAdapter:
         self.grouped = GroupedOrders(self)
         self._token: tuple[str, float] | None = None  # (token, expiry unix seconds)
         self._token_lock = asyncio.Lock()
-        self._margin: dict[str, tuple[int, int]] = {}  # symbol -> (leverage, margin mode) last set
+        self.margin: dict[str, tuple[int, int]] = {}  # symbol -> (leverage, margin mode) last set
+        self.grouped_sizes: dict[int, Decimal] = {}  # grouped child client index -> its size until the venue sizes it
         self._tasks: list[asyncio.Task[None]] = []
-        self.capabilities = Capabilities(amend=False, stop_orders=True, attached_tpsl=False, post_only=True,
-                                         reduce_only=True, market_data_stream=settings.market_stream)
+        self.capabilities = Capabilities(amend=False, stop_orders=True, attached_tpsl=False, grouped_tpsl=True,
+                                         post_only=True, reduce_only=True, market_data_stream=settings.market_stream)
         self._log = structlog.get_logger("gateway.venues.lighter").bind(venue=name)
 
     def __repr__(self) -> str:
@@ -254,10 +260,35 @@ class LighterAdapter:
         """True when the auth token expires within `auth_token_refresh_s` (the stream must renew it)."""
         return self._token is not None and self._token[1] - time.time() < self.settings.auth_token_refresh_s
 
-    def _trading(self) -> LighterExecution:
+    def trading(self) -> LighterExecution:
+        """The session's tx sender. Raises OrderRejected (NOT_SUPPORTED) on a read-only session."""
         if self.execution is None:
             raise OrderRejected(f"{self.name} has no API key: read-only", code=ErrorCode.NOT_SUPPORTED)
         return self.execution
+
+    def expiry_ms(self) -> int:
+        """The expiry of a GTT order sent now (-1: the signer's 28-day default)."""
+        ms = self.settings.order_expiry_ms
+        return -1 if ms < 0 else self.now_ms() + ms
+
+    def group_expiry_ms(self) -> int:
+        """One concrete expiry for every leg of a grouped order.
+
+        The signer turns -1 into now + 28 days per leg, so two legs signed a millisecond apart get
+        different expiries, and the signer refuses an OTOCO whose children's expiries differ.
+        """
+        ms = self.settings.order_expiry_ms
+        return self.now_ms() + (ms if ms >= 0 else SIGNER_DEFAULT_EXPIRY_MS)
+
+    def remember_client_order_ids(self, client_order_ids: Iterable[str]) -> None:
+        """Learn the gateway's ids of orders placed before this session (e.g. before a restart).
+
+        Lighter only keeps the client order *index*, a hash of the id (`scaling.client_order_index_of`);
+        an index this session has not seen is reported as its decimal string, which the order manager
+        would take for an external order. Call with the ids of the orders the gateway still tracks.
+        """
+        for client_order_id in client_order_ids:
+            self.ids.index_of(client_order_id)
 
     # --- market data --------------------------------------------------------------------------------
 
@@ -279,141 +310,73 @@ class LighterAdapter:
         return self.cache.get(self.spec(symbol).symbol, self.now_ms())
 
     async def worst_price(self, symbol: str, side: Side, max_slippage: Decimal | None = None) -> Decimal:
-        """The seed's ``calulate_worst_acceptable_price``: from the cache; else the last 1m close."""
-        spec = self.spec(symbol)
-        slippage = self.settings.max_slippage if max_slippage is None else max_slippage
-        entry = self.cache.get(symbol, self.now_ms())
-        bid = ask = last = None
-        if entry is not None and not entry["stale"]:
-            bid, ask, last = entry["best_bid"], entry["best_ask"], entry["last_trade"]
-        if (ask if side is Side.BUY else bid) is None and last is None:
-            klines = await self.fetch_klines(symbol, "1m", 1)
-            last = klines[-1].close if klines else None
-        try:
-            return worst_price(side, spec, best_bid=bid, best_ask=ask, last=last, max_slippage=slippage)
-        except ScalingError as exc:
-            raise OrderRejected(str(exc), code=ErrorCode.VENUE_UNAVAILABLE) from exc
+        """The seed's ``calulate_worst_acceptable_price`` (`trading.worst_price`)."""
+        return await trading.worst_price(self, symbol, side, max_slippage)
 
-    # --- trading ------------------------------------------------------------------------------------
+    async def order_status(self, symbol: str, **kwargs: Any) -> dict[str, Any]:
+        """The seed's ``get_order_status`` (`wrapper_api.order_status`)."""
+        return await wrapper_api.order_status(self, symbol, **kwargs)
+
+    async def closed_orders_page(self, symbol: str | None, **kwargs: Any) -> dict[str, Any]:
+        """The seed's ``fetch_closed_orders``, one cursor page (`wrapper_api.closed_orders_page`)."""
+        return await wrapper_api.closed_orders_page(self, symbol, **kwargs)
+
+    async def fills_page(self, symbol: str | None, **kwargs: Any) -> dict[str, Any]:
+        """The seed's ``fetch_fills``, one cursor page (`wrapper_api.fills_page`)."""
+        return await wrapper_api.fills_page(self, symbol, **kwargs)
+
+    async def refresh_quote(self, symbol: str) -> dict[str, Any] | None:
+        """The seed's ``refresh_order_book_cache`` (`wrapper_api.refresh_quote`)."""
+        return await wrapper_api.refresh_quote(self, symbol)
+
+    # --- trading (`trading`) ------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        execution = self._trading()
-        spec = self.spec(request.symbol)
-        worst = None
-        if request.type is OrderType.MARKET:
-            worst = await self.worst_price(request.symbol, request.side)
-        elif request.type in (OrderType.STOP, OrderType.TAKE_PROFIT) and request.trigger_price is not None:
-            bound = request.trigger_price * (1 + self.settings.max_slippage * request.side.sign)
-            worst = spec.tick * (bound / spec.tick).to_integral_value() if bound > 0 else request.trigger_price
-        plan = plan_order(request, spec, self.ids.index_of(request.client_order_id), worst=worst,
-                          gtt_expiry=self._expiry())
-        return await execution.place(request, plan)
+        return await trading.place_order(self, request)
 
-    def _expiry(self) -> int:
-        ms = self.settings.order_expiry_ms
-        return -1 if ms < 0 else self.now_ms() + ms
+    async def place_group(self, entry: OrderRequest, take_profit: OrderRequest | None,
+                          stop_loss: OrderRequest | None) -> list[OrderUpdate]:
+        """`GroupedOrderVenue`: the entry and its TP / SL as one grouped tx (`trading.place_group`)."""
+        return await trading.place_group(self, entry, take_profit, stop_loss)
 
     async def cancel_order(self, symbol: str, order_id: str | None = None,
                            client_order_id: str | None = None) -> OrderUpdate:
-        execution = self._trading()
-        spec = self.spec(symbol)
-        current = await self.get_order(symbol, order_id, client_order_id)
-        if current is None and client_order_id:
-            # Accepted but not executed yet: the sequencer runs txs in nonce order, so a cancel by client
-            # order index sent now executes after the placement (fact sheet §4: Index 1..2^48-1).
-            pending = execution.pending.get(self.ids.index_of(client_order_id))
-            if pending is not None:
-                await execution.cancel(spec.market_id, pending.client_order_index)
-                self.user.watch(pending.client_order_index, pending.client_order_index)
-                return accepted_update(self.name, pending.request, self.now_ms(), OrderStatus.PENDING_CANCEL)
-        if current is None:
-            raise LookupFailed("no such order at the venue", code=ErrorCode.ORDER_NOT_FOUND)
-        if current.status.is_terminal:
-            return current
-        index = int(order_id) if order_id else self.ids.index_of(client_order_id or "")
-        await execution.cancel(spec.market_id, index)
-        self.user.watch(self.ids.index_of(current.client_order_id) if current.client_order_id else None, index)
-        return _with_status(current, OrderStatus.PENDING_CANCEL, self.now_ms())
+        return await trading.cancel_order(self, symbol, order_id, client_order_id)
 
     async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
-        execution = self._trading()
-        open_now = await self.open_orders(symbol)
-        if symbol is None:
-            await execution.cancel_all()
-        else:
-            for update in open_now:
-                await execution.cancel(self.spec(symbol).market_id, int(update.order_id or 0))
-        now = self.now_ms()
-        for update in open_now:
-            self.user.watch(None, int(update.order_id or 0))
-        return [_with_status(u, OrderStatus.PENDING_CANCEL, now) for u in open_now]
+        return await trading.cancel_all(self, symbol)
 
     async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
                           qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
         raise OrderRejected("amend is not offered on Lighter by this gateway", code=ErrorCode.NOT_SUPPORTED)
 
+    async def close_all_positions(self, symbol: str, client_order_id: str) -> OrderUpdate | None:
+        """The seed's ``close_all_positions_for_symbol`` straight on the venue (`trading`)."""
+        return await trading.close_all_positions(self, symbol, client_order_id)
+
+    # --- account (`account`) ------------------------------------------------------------------------
+
     async def get_order(self, symbol: str, order_id: str | None = None,
                         client_order_id: str | None = None) -> OrderUpdate | None:
-        assert self.queries is not None
-        spec = self.spec(symbol)
-        if client_order_id:
-            index = self.ids.index_of(client_order_id)
-            found = await self.queries.orders_by_client_index([index])
-        else:
-            status = await self.queries.order_status(spec.market_id, order_index=int(order_id or 0))
-            found = [status["order"]] if status["order"] else []
-        updates = [self.user.to_update(o) for o in found]
-        return next((u for u in updates if u is not None), None)
+        return await account.get_order(self, symbol, order_id, client_order_id)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        assert self.queries is not None
-        market = self.spec(symbol).market_id if symbol else None
-        return self.user.to_updates(await self.queries.active_orders(market))
+        return await account.open_orders(self, symbol)
 
     async def orders_since(self, since_ms: int) -> list[OrderUpdate]:
-        assert self.queries is not None
-        closed = await self.queries.inactive_orders(between=(since_ms, self.now_ms() + 60_000))
-        return self.user.to_updates(closed + await self.queries.active_orders())
+        return await account.orders_since(self, since_ms)
 
     async def fills_since(self, since_ms: int) -> list[Fill]:
-        assert self.queries is not None
-        trades = await self.queries.trades(since_ms=since_ms)
-        return [f for f in (self.user.to_fill(t) for t in trades) if f is not None and f.ts >= since_ms]
+        return await account.fills_since(self, since_ms)
 
     async def balances(self) -> list[Balance]:
-        assert self.queries is not None
-        return parse.to_balances(self.name, await self.queries.account(), self.settings.quote_asset, self.now_ms())
+        return await account.balances(self)
 
     async def positions(self) -> list[Position]:
-        assert self.queries is not None
-        return parse.to_positions(self.name, await self.queries.account(), self.spec_of_market, self.now_ms())
+        return await account.positions(self)
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]:
-        _, mode = self._margin.get(symbol, (10, MARGIN_CROSS))
-        await self._trading().update_leverage(self.spec(symbol).market_id, leverage, mode)
-        self._margin[symbol] = (leverage, mode)
-        return {"symbol": symbol, "leverage": leverage}
+        return await account.set_leverage(self, symbol, leverage)
 
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
-        leverage, _ = self._margin.get(symbol, (10, MARGIN_CROSS))
-        mode = MARGIN_ISOLATED if margin_type is MarginType.ISOLATED else MARGIN_CROSS
-        await self._trading().update_leverage(self.spec(symbol).market_id, leverage, mode)
-        self._margin[symbol] = (leverage, mode)
-        return {"symbol": symbol, "margin_type": margin_type.value, "leverage": leverage}
-
-    async def close_all_positions(self, symbol: str, client_order_id: str) -> OrderUpdate | None:
-        """The seed's ``close_all_positions_for_symbol``: a reduce-only market order (None: no position)."""
-        position = next((p for p in await self.positions() if p.symbol == symbol and p.qty != 0), None)
-        if position is None:
-            return None
-        side = Side.SELL if position.qty > 0 else Side.BUY
-        return await self.place_order(OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET,
-                                                   qty=abs(position.qty), client_order_id=client_order_id,
-                                                   reduce_only=True))
-
-
-def _with_status(update: OrderUpdate, status: OrderStatus, now: int) -> OrderUpdate:
-    from dataclasses import replace
-
-    return replace(update, status=status, ts=now, recv_ts=now)
-
+        return await account.set_margin_type(self, symbol, margin_type)

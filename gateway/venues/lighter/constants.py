@@ -15,6 +15,7 @@ __all__ = [
     "MARGIN_CROSS",
     "MARGIN_ISOLATED",
     "ORDER_INDEX_MIN",
+    "SIGNER_DEFAULT_EXPIRY_MS",
     "OrderTypeCode",
     "TifCode",
     "TxType",
@@ -38,6 +39,7 @@ MARGIN_ISOLATED: Final = 1
 CANCEL_ALL_IMMEDIATE: Final = 0
 NIL_MARKET_INDEX: Final = 255
 DEFAULT_28_DAY_EXPIRY: Final = -1
+SIGNER_DEFAULT_EXPIRY_MS: Final = 28 * 24 * 3_600_000  # what the signer makes of -1 (fact sheet §4)
 
 
 class TxType:

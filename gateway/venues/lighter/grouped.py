@@ -65,14 +65,14 @@ class GroupedOrders:
             OrderRejected: a leg is missing, or a value does not fit Lighter's rules.
         """
         a = self._a
-        execution = a._trading()
+        execution = a.trading()
         if take_profit is None and stop_loss is None:
             raise OrderRejected("a grouped order needs a take-profit or a stop-loss", code=ErrorCode.INVALID_PARAMS)
         symbol = entry.symbol if entry is not None else oco_symbol
         if symbol is None:
             raise OrderRejected("an OCO needs a symbol", code=ErrorCode.INVALID_PARAMS)
         spec = a.spec(symbol)
-        expiry = a._expiry()
+        expiry = a.group_expiry_ms()
         requests: list[OrderRequest] = []
         roles: list[str] = []
         if entry is not None:

@@ -53,15 +53,22 @@ class LighterQueries:
         out: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(max_pages):
-            answer = await self._rest.get("/api/v1/accountInactiveOrders", {
-                "account_index": self._account, "limit": limit, "market_id": market_id, "cursor": cursor,
-                "ask_filter": ask_filter,
-                "between_timestamps": f"{between[0]},{between[1]}" if between else None}, auth=await self._token())
-            out += [o for o in answer.get("orders") or [] if isinstance(o, dict)]
-            cursor = answer.get("next_cursor")
+            page, cursor = await self.inactive_orders_page(market_id, limit=limit, cursor=cursor, between=between,
+                                                           ask_filter=ask_filter)
+            out += page
             if not cursor:
                 break
         return out
+
+    async def inactive_orders_page(self, market_id: int | None = None, *, limit: int = 100,
+                                   cursor: str | None = None, between: tuple[int, int] | None = None,
+                                   ask_filter: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of closed orders and the cursor of the next (None: the last page)."""
+        answer = await self._rest.get("/api/v1/accountInactiveOrders", {
+            "account_index": self._account, "limit": limit, "market_id": market_id, "cursor": cursor,
+            "ask_filter": ask_filter,
+            "between_timestamps": f"{between[0]},{between[1]}" if between else None}, auth=await self._token())
+        return [o for o in answer.get("orders") or [] if isinstance(o, dict)], answer.get("next_cursor") or None
 
     async def trades(self, *, market_id: int | None = None, order_index: int | None = None, limit: int = 100,
                      since_ms: int | None = None, max_pages: int = _MAX_PAGES) -> list[dict[str, Any]]:
@@ -69,14 +76,26 @@ class LighterQueries:
         out: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(max_pages):
-            answer = await self._rest.get("/api/v1/trades", {
-                "account_index": self._account, "sort_by": "timestamp", "limit": limit, "market_id": market_id,
-                "order_index": order_index, "cursor": cursor, "from": since_ms}, auth=await self._token())
-            out += [t for t in answer.get("trades") or [] if isinstance(t, dict)]
-            cursor = answer.get("next_cursor")
+            page, cursor = await self.trades_page(market_id=market_id, order_index=order_index, limit=limit,
+                                                  cursor=cursor, since_ms=since_ms)
+            out += page
             if not cursor:
                 break
         return out
+
+    async def trades_page(self, *, market_id: int | None = None, order_index: int | None = None, limit: int = 100,
+                          cursor: str | None = None, since_ms: int | None = None, sort_by: str = "timestamp",
+                          ask_filter: int | None = None, role: str | None = None,
+                          trade_type: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the account's trades and the cursor of the next (None: the last page).
+
+        `role` / `trade_type` are sent as given (their allowed values are unverified, fact sheet §3).
+        """
+        answer = await self._rest.get("/api/v1/trades", {
+            "account_index": self._account, "sort_by": sort_by, "limit": limit, "market_id": market_id,
+            "order_index": order_index, "cursor": cursor, "from": since_ms, "ask_filter": ask_filter, "role": role,
+            "type": trade_type}, auth=await self._token())
+        return [t for t in answer.get("trades") or [] if isinstance(t, dict)], answer.get("next_cursor") or None
 
     async def account(self) -> dict[str, Any]:
         answer = await self._rest.get("/api/v1/account", {"by": "index", "value": self._account})

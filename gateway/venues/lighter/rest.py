@@ -2,7 +2,8 @@
 
 Every answer has ``code`` (200 = OK) and maybe ``message``; an HTTP error's body is ``{code, message}``.
 Both refusals become `VenueRejected` with Lighter's code (e.g. 21104 "invalid nonce"); transport and
-5xx failures are mapped by `common.http` (a sendTx that times out is `VenueTimeout`: outcome unknown).
+5xx failures are mapped by `common.http` (a sendTx that times out is `VenueTimeout`: outcome unknown, and so
+is a sendTx whose connection broke once made: the server may have taken the tx before it was lost).
 Reads are retried after 5xx / network errors with the injected backoff; sendTx never is.
 """
 
@@ -13,9 +14,10 @@ import random
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import orjson
 
-from gateway.core.errors import VenueRejected, VenueUnavailable
+from gateway.core.errors import VenueRejected, VenueTimeout, VenueUnavailable
 from gateway.venues.common.http import HttpClient, to_venue_error
 from gateway.venues.common.retry import Backoff, Retry, classify
 from gateway.venues.lighter.constants import CODE_OK
@@ -86,8 +88,16 @@ class LighterRest:
         form: dict[str, str] = {"tx_type": str(tx_type), "tx_info": tx_info}
         if price_protection is not None:
             form["price_protection"] = "true" if price_protection else "false"
-        return await self._call("POST", "/api/v1/sendTx", f"{self._base}/api/v1/sendTx",
-                                {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(form).encode())
+        try:
+            return await self._call("POST", "/api/v1/sendTx", f"{self._base}/api/v1/sendTx",
+                                    {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(form).encode())
+        except VenueUnavailable as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, aiohttp.ClientError | OSError) or isinstance(cause, aiohttp.ClientConnectorError):
+                raise  # an HTTP answer (5xx), or no connection was made: the tx was not taken
+            # The connection broke after the form may have been sent: the API server may have taken the tx.
+            raise VenueTimeout(f"POST /api/v1/sendTx: the answer was lost ({exc}); the outcome is unknown",
+                               venue=self._venue) from exc
 
     async def _call(self, method: str, path: str, url: str, headers: dict[str, str],
                     body: bytes | None) -> dict[str, Any]:

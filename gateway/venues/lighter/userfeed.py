@@ -55,11 +55,16 @@ class UserFeed:
             self.bad_reports += 1
             log.warning("lighter.bad_order", venue=a.name, error=str(exc), order=str(order)[:300])
             return None
+        index = int(order.get("client_order_index") or 0)
         execution = a.execution
-        if execution is not None:
-            index = int(order.get("client_order_index") or 0)
-            if index in execution.pending:
-                del execution.pending[index]
+        if execution is not None and index in execution.pending:
+            del execution.pending[index]
+        if update.qty == 0 and index in a.grouped_sizes:
+            # A grouped child waiting for its parent has base amount 0 (the venue sizes it when the parent
+            # fills): report the size the gateway asked for, not an order of nothing.
+            update = replace(update, qty=a.grouped_sizes[index])
+        elif update.qty > 0:
+            a.grouped_sizes.pop(index, None)
         return update
 
     def to_updates(self, orders: list[dict[str, Any]]) -> list[OrderUpdate]:
