@@ -25,17 +25,18 @@ from typing import Any
 
 import structlog
 
+from gateway.api.admin import admin_routes
 from gateway.api.algo_methods import register_algo_methods
 from gateway.api.bracket_methods import register_bracket_methods
-from gateway.api.admin import admin_routes
 from gateway.api.fmz.server import FmzServer
 from gateway.api.http_server import OpsServer
-from gateway.api.rest.server import RestApi
+from gateway.api.lighter_methods import register_lighter_methods
 from gateway.api.methods import market_methods
 from gateway.api.order_methods import register_order_methods
-from gateway.api.venue_methods import register_venue_methods
 from gateway.api.protocol import encode_push
+from gateway.api.rest.server import RestApi
 from gateway.api.sim_routes import sim_admin_routes
+from gateway.api.venue_methods import register_venue_methods
 from gateway.api.ws_server import StrategyServer
 from gateway.config import Settings
 from gateway.core.bus import StreamBus, StreamKey
@@ -46,18 +47,19 @@ from gateway.core.ports import VenueAdapter
 from gateway.market.service import MarketService
 from gateway.metrics import GatewayCollector, Instruments, Metrics, metrics_route
 from gateway.ops import RecentLog, live_brackets, orders_summary, venue_details
-from gateway.orders.brackets.service import BracketService
-from gateway.orders.service import OrderService
 from gateway.orders.algo.backend import AlgoRouter
 from gateway.orders.algo.remote import RemoteAlgoBackend
 from gateway.orders.algo.service import LocalAlgoEngine
+from gateway.orders.brackets.service import BracketService
+from gateway.orders.service import OrderService
 from gateway.persistence.algos import AlgoStore
 from gateway.persistence.brackets import BracketStore
+from gateway.persistence.remote_algos import RemoteAlgoStore
 from gateway.persistence.store import OrderStore
+from gateway.sim_admin import SimAdmin
 from gateway.supervisor import Health, Supervisor
 from gateway.venues.common.ratelimit import HostBudgets
 from gateway.venues.factory import build_venue
-from gateway.sim_admin import SimAdmin
 from gateway.venues.registry import VenueDirectory
 
 __all__ = ["Gateway", "VenueEventRouter", "run"]
@@ -164,6 +166,7 @@ class Gateway:
         register_bracket_methods(methods)
         register_algo_methods(methods)
         register_venue_methods(methods)
+        register_lighter_methods(methods)
         self.api = StrategyServer(
             settings.api, directory=self.directory, market=self.market, bus=self.bus, clock=self.clock,
             methods=methods,
@@ -207,6 +210,10 @@ class Gateway:
             stack.push_async_exit(self._added_venues)  # they close after the order service, before these
             data_dir = Path(self.settings.persistence.data_dir)
             data_dir.mkdir(parents=True, exist_ok=True)
+            remote_store = await stack.enter_async_context(
+                RemoteAlgoStore.open(data_dir / self.settings.orders.db_file, self.settings.orders.db_synchronous))
+            self.remote_algos.attach_store(remote_store)
+            stack.push_async_callback(self.remote_algos.stop)  # writes queued records before the store closes
             store = await stack.enter_async_context(
                 OrderStore.open(data_dir / self.settings.orders.db_file, self.settings.orders.db_synchronous,
                                 observe_write=self.instruments.observe_journal_write)

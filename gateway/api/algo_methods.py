@@ -16,7 +16,8 @@ from pydantic import Field, model_validator
 from gateway.api.config import Permission
 from gateway.api.methods import MethodTable, RequestContext
 from gateway.api.protocol import Params
-from gateway.orders.algo.backend import AlgoRouter
+from gateway.core.errors import ErrorCode, OrderRejected
+from gateway.orders.algo.backend import AlgoBackend, AlgoRouter
 from gateway.orders.algo.model import AlgoState
 
 __all__ = ["AlgoPlaceParams", "register_algo_methods"]
@@ -76,6 +77,40 @@ class AlgoCancelParams(AlgoRefParams):
     reason: str | None = Field(None, max_length=256)
 
 
+class AlgoUpdateParams(AlgoRefParams):
+    """`algo.update`: the fields QE's update of a master order changes (only those given change)."""
+
+    qty: Dec | None = None
+    notional: Dec | None = None
+    up_tolerance: Dec | None = None
+    low_tolerance: Dec | None = None
+    maker_rate_limit: Dec | None = None
+    pov_limit: Dec | None = Field(None, ge=0, le=1)
+    pov_min_limit: Dec | None = Field(None, ge=0, le=1)
+    worst_price: Dec | None = None
+    enable_make: bool | None = None
+    strict_up_bound: bool | None = None
+    tail_order_protection: bool | None = None
+    must_complete: bool | None = None
+    execution_duration_s: int | None = Field(None, gt=10)
+
+    @model_validator(mode="after")
+    def _something(self) -> AlgoUpdateParams:
+        if not self.changes():
+            raise ValueError("give at least one field to change")
+        if self.qty is not None and self.notional is not None:
+            raise ValueError("give at most one of qty and notional")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"account", "algo_id", "client_order_id"}, exclude_none=True)
+
+
+class AlgoBatchCancelParams(AccountParams):
+    algo_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+    reason: str | None = Field(None, max_length=256)
+
+
 class AlgoFillsParams(AlgoRefParams):
     limit: int = Field(500, ge=1, le=5000)
 
@@ -119,6 +154,27 @@ async def _resume(ctx: RequestContext, p: AlgoRefParams) -> dict[str, Any]:
     return await _router(ctx).backend(account).resume(account, p.algo_id, p.client_order_id)
 
 
+def _remote_only(backend: AlgoBackend, method: str) -> Any:
+    """The backend's `method`, or NOT_SUPPORTED where it has none (the local engine: no QE equivalent)."""
+    call = getattr(backend, method, None)
+    if call is None:
+        raise OrderRejected(f"algo.{method} is offered on Quantum Execute accounts only",
+                            code=ErrorCode.NOT_SUPPORTED, details={"backend": backend.name})
+    return call
+
+
+async def _update(ctx: RequestContext, p: AlgoUpdateParams) -> dict[str, Any]:
+    account = ctx.account(p.account)
+    update = _remote_only(_router(ctx).backend(account), "update")
+    return await update(account, p.algo_id, p.client_order_id, p.changes())
+
+
+async def _batch_cancel(ctx: RequestContext, p: AlgoBatchCancelParams) -> dict[str, Any]:
+    account = ctx.account(p.account)
+    batch_cancel = _remote_only(_router(ctx).backend(account), "batch_cancel")
+    return await batch_cancel(account, p.algo_ids, p.reason)
+
+
 async def _get(ctx: RequestContext, p: AlgoRefParams) -> dict[str, Any]:
     account = ctx.account(p.account)
     return await _router(ctx).backend(account).get(account, p.algo_id, p.client_order_id)
@@ -153,6 +209,8 @@ def register_algo_methods(table: MethodTable) -> None:
     table.register("algo.cancel", AlgoCancelParams, _cancel, permission=trade, ordered=True)
     table.register("algo.pause", AlgoRefParams, _pause, permission=trade, ordered=True)
     table.register("algo.resume", AlgoRefParams, _resume, permission=trade, ordered=True)
+    table.register("algo.update", AlgoUpdateParams, _update, permission=trade, ordered=True)
+    table.register("algo.batch_cancel", AlgoBatchCancelParams, _batch_cancel, permission=trade, ordered=True)
     table.register("algo.get", AlgoRefParams, _get, permission=read)
     table.register("algos.list", AlgoListParams, _list, permission=read)
     table.register("algo.fills", AlgoFillsParams, _fills, permission=read)

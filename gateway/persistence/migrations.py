@@ -128,7 +128,29 @@ ALTER TABLE orders ADD COLUMN venue_filled_qty TEXT NOT NULL DEFAULT '0';
 ALTER TABLE orders ADD COLUMN venue_avg_price TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+_V5 = """
+-- Parents executed by a remote algo venue (Quantum Execute): the intent is journaled under its client order
+-- id before the create is sent; the venue's master order id and its last reported record follow.
+CREATE TABLE remote_algos (
+    account         TEXT    NOT NULL,
+    algo_key        TEXT    NOT NULL,   -- client_order_id, or '#' || algo_id for a parent placed elsewhere
+    client_order_id TEXT,
+    algo_id         TEXT,               -- the venue's id, once it answered
+    strategy        TEXT,
+    symbol          TEXT    NOT NULL,
+    state           TEXT    NOT NULL,   -- 'submitting' until the venue answered, then the algo state
+    is_open         INTEGER NOT NULL,
+    created_ts      INTEGER NOT NULL,
+    updated_ts      INTEGER NOT NULL,
+    request         TEXT    NOT NULL,   -- JSON: the validated request (idempotency checks)
+    record          TEXT,               -- JSON: the parent's last public view
+    PRIMARY KEY (account, algo_key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX remote_algos_algo_id ON remote_algos (account, algo_id) WHERE algo_id IS NOT NULL;
+CREATE INDEX remote_algos_account_created ON remote_algos (account, created_ts);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

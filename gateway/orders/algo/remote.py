@@ -9,6 +9,13 @@ the strategy gave none. A parent with a strategy-given id is first looked up at 
 request returns it; another is DUPLICATE_CLIENT_ID). A create that timed out (`VenueTimeout`) is resolved
 by reading the parent by that id — never by sending it again.
 
+Journal (`remote_journal.RemoteJournal`, once a store is attached): the intent is committed under its
+client order id before the create is sent, the venue's answer and every later progress push after. So
+`algo.place` with a known client order id answers the journaled parent without asking QE to create it
+again (an intent never answered is first looked up at QE by that id), and `algo.get` / `algos.list`
+answer from the journal where QE cannot (unreachable, or a parent it no longer lists) — the venue's
+REST catch-up after each (re)connect brings the journal up to date through the same pushes.
+
 It talks to the venue only through `core.algo_ports.AlgoVenue`, so it knows nothing of QE's wire format.
 
 Events: the venue's parent / child / fill events are published on ``<account>@algo`` as
@@ -20,18 +27,36 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 import structlog
 
+from gateway.core.algo_ports import AlgoEvent, AlgoVenue, ChildFill, ParentOrder, ParentSpec
 from gateway.core.clock import Clock
 from gateway.core.enums import MarketType
-from gateway.core.errors import ErrorCode, LookupFailed, OrderRejected, RequestError, VenueTimeout
+from gateway.core.errors import (
+    ErrorCode,
+    LookupFailed,
+    OrderRejected,
+    RequestError,
+    VenueError,
+    VenueRejected,
+    VenueTimeout,
+)
 from gateway.core.instruments import Instrument
 from gateway.orders.algo.model import AlgoState
+from gateway.orders.algo.remote_journal import RemoteJournal
+from gateway.orders.algo.remote_views import (
+    STATE_OF,
+    child_public,
+    fill_public,
+    public_parent,
+    request_record,
+    same_parent,
+    same_record,
+)
 from gateway.orders.algo.validation import AlgoRequest, check_boost, validate_request
-from gateway.core.algo_ports import AlgoEvent, AlgoVenue, ChildFill, ChildOrder, ParentOrder, ParentSpec
+from gateway.persistence.remote_algos import SUBMITTING, RemoteAlgoStore
 
 __all__ = ["STATE_OF", "RemoteAlgoBackend", "check_remote"]
 
@@ -39,14 +64,15 @@ log = structlog.get_logger("gateway.algos.remote")
 
 PublishFn = Callable[[str, dict[str, Any]], None]
 
-# QE master-order status -> the gateway's algo state (fact sheet §9; internal states map to the nearest).
-STATE_OF: dict[str, AlgoState] = {
-    "NEW": AlgoState.PENDING, "WAITING": AlgoState.PENDING, "PROCESSING": AlgoState.RUNNING,
-    "CANCEL": AlgoState.RUNNING, "CANCEL_REJECT": AlgoState.RUNNING, "CLEANING": AlgoState.RUNNING,
-    "PAUSED": AlgoState.PAUSED, "CANCELLED": AlgoState.CANCELED, "COMPLETED": AlgoState.COMPLETED,
-    "COMPLETED_WITHTAIL": AlgoState.COMPLETED, "REJECTED": AlgoState.FAILED, "EXPIRED": AlgoState.EXPIRED,
-}
 _QTY_ONLY_DERIBIT = frozenset({"BTCUSD", "ETHUSD"})
+# algo.update's fields -> QE's V2 update body (fact sheet §5: PUT .../{id}/update)
+_UPDATE_FIELDS = {
+    "qty": "totalQuantity", "notional": "orderNotional", "up_tolerance": "upTolerance",
+    "low_tolerance": "lowTolerance", "maker_rate_limit": "makerRateLimit", "pov_limit": "povLimit",
+    "pov_min_limit": "povMinLimit", "worst_price": "worstPrice", "enable_make": "enableMake",
+    "strict_up_bound": "strictUpBound", "tail_order_protection": "tailOrderProtection",
+    "must_complete": "mustComplete", "execution_duration_s": "executionDurationSeconds",
+}
 
 
 def check_remote(request: AlgoRequest, exchange: str, instrument: Instrument) -> None:
@@ -91,9 +117,18 @@ class RemoteAlgoBackend:
         self._publish = publish
         self._clock = clock
         self._min_duration_s = min_duration_s
+        self.journal = RemoteJournal(clock)
         for venue in venues.values():
             if self._is_algo_venue(venue):
                 venue.bind_algo(self)
+
+    def attach_store(self, store: RemoteAlgoStore) -> None:
+        """Journal parents in `store` from now on (before the venues' first catch-up, so it is recorded)."""
+        self.journal.attach(store)
+
+    async def stop(self) -> None:
+        """Write the queued journal records (call before the store closes)."""
+        await self.journal.stop()
 
     # --- AlgoSink ------------------------------------------------------------------------------------------
 
@@ -101,10 +136,11 @@ class RemoteAlgoBackend:
         """Publish a venue event on ``<account>@algo``."""
         if isinstance(event, ParentOrder):
             data = {"type": "algo", **self._public(account, event)}
+            self.journal.note(account, data)
         elif isinstance(event, ChildFill):
-            data = {"type": "fill", "algo_id": event.parent_id, "fill": _fill_public(event)}
+            data = {"type": "fill", "algo_id": event.parent_id, "fill": fill_public(event)}
         else:
-            data = {"type": "order", "algo_id": event.parent_id, "order": _child_public(event)}
+            data = {"type": "order", "algo_id": event.parent_id, "order": child_public(event)}
         try:
             self._publish(account, data)
         except Exception:
@@ -130,13 +166,12 @@ class RemoteAlgoBackend:
         exchange = venue.settings.exchange
         check_remote(request, exchange, instrument)
         client_order_id = request.client_order_id or f"gw{self._clock.now_ms():x}{secrets.token_hex(4)}"
+        wanted = request_record(request, instrument)
         if request.client_order_id is not None:
-            existing = await venue.get_parent(client_order_id=client_order_id)
-            if existing is not None:
-                if not _same(existing, request, instrument):
-                    raise OrderRejected(f"client_order_id {client_order_id!r} is used by another algo order",
-                                        code=ErrorCode.DUPLICATE_CLIENT_ID)
-                return self._public(account, existing)
+            known = await self._known_place(account, venue, request, instrument, wanted)
+            if known is not None:
+                return known
+        await self.journal.intent(strategy, account, client_order_id, instrument.symbol, wanted)
         spec = ParentSpec(
             api_key_id=await venue.default_api_key_id(), exchange=exchange,
             market_type="PERP" if instrument.type is MarketType.PERP else "SPOT", symbol=instrument.native,
@@ -148,9 +183,40 @@ class RemoteAlgoBackend:
         except VenueTimeout:
             found = await venue.get_parent(client_order_id=client_order_id)
             if found is None:
-                raise
+                raise  # still unknown: the journaled intent is resolved by its id on the next look
             parent = found
-        return self._public(account, parent)
+        except VenueRejected as exc:
+            await self.journal.forget_intent(account, client_order_id, exc.message)
+            raise
+        public = self._public(account, parent)
+        await self.journal.answered(account, public, request=wanted, strategy=strategy)
+        return public
+
+    async def _known_place(self, account: str, venue: Any, request: AlgoRequest, instrument: Instrument,
+                           wanted: dict[str, Any]) -> dict[str, Any] | None:
+        """The parent a strategy-given client order id already names (journal first, then QE), or None.
+
+        Raises:
+            OrderRejected: DUPLICATE_CLIENT_ID when it names a different request.
+        """
+        cid = request.client_order_id
+        assert cid is not None
+        row = await self.journal.by_client_order_id(account, cid)
+        if row is not None and row.state != "failed":
+            if not same_record(row.request, wanted):
+                raise OrderRejected(f"client_order_id {cid!r} is used by another algo order",
+                                    code=ErrorCode.DUPLICATE_CLIENT_ID)
+            if row.algo_id is not None and row.record is not None:
+                return {**row.record, "source": "journal"}  # known: QE is not asked to create it again
+        existing = await venue.get_parent(client_order_id=cid)
+        if existing is None:
+            return None  # never created (or refused): create it now
+        if row is None and not same_parent(existing, request, instrument):
+            raise OrderRejected(f"client_order_id {cid!r} is used by another algo order",
+                                code=ErrorCode.DUPLICATE_CLIENT_ID)
+        public = self._public(account, existing)
+        await self.journal.answered(account, public, request=wanted)
+        return public
 
     async def cancel(self, account: str, algo_id: str | None, client_order_id: str | None = None,
                      reason: str | None = None) -> dict[str, Any]:
@@ -171,21 +237,88 @@ class RemoteAlgoBackend:
         await venue.resume_parent(parent.parent_id)
         return await self.get(account, parent.parent_id)
 
+    async def update(self, account: str, algo_id: str | None, client_order_id: str | None,
+                     fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Change a running parent (QE's update of a master order); `fields` in the API's snake_case names.
+
+        Raises:
+            RequestError: INVALID_PARAMS (nothing to change, or a field QE cannot update).
+            VenueRejected: QE refused (e.g. the parent has ended, or a value breaks a rule).
+        """
+        wire = {_UPDATE_FIELDS[k]: v for k, v in fields.items() if k in _UPDATE_FIELDS and v is not None}
+        unknown = sorted(set(fields) - set(_UPDATE_FIELDS))
+        if unknown or not wire:
+            raise RequestError(f"algo.update changes some of {', '.join(_UPDATE_FIELDS)}"
+                               + (f"; not {', '.join(unknown)}" if unknown else ""), details={"field": "fields"})
+        venue, parent = await self._find(account, algo_id, client_order_id)
+        await venue.update_parent(parent.parent_id, wire)
+        return await self.get(account, parent.parent_id)
+
+    async def batch_cancel(self, account: str, algo_ids: list[str], reason: str | None = None) -> dict[str, Any]:
+        """Cancel several parents in one QE request; answer which were canceled and why the others were not."""
+        venue = self._venue(account)
+        reply = await venue.batch_cancel(list(algo_ids), reason)
+        failed = [{"algo_id": str(f.get("masterOrderId") or ""), "reason": str(f.get("reason") or "")}
+                  for f in reply.get("failedOrders") or [] if isinstance(f, dict)]
+        refused = {f["algo_id"] for f in failed}
+        return {"canceled": [a for a in algo_ids if a not in refused], "failed": failed,
+                "success_count": int(reply.get("successCount") or 0)}
+
     async def get(self, account: str, algo_id: str | None, client_order_id: str | None = None) -> dict[str, Any]:
-        return self._public(account, (await self._find(account, algo_id, client_order_id))[1])
+        """QE's view (journaled on the way); the journal's when QE is unreachable or no longer has it.
+
+        Raises:
+            LookupFailed: ORDER_NOT_FOUND (neither QE nor the journal knows it).
+            VenueError: QE failed and the journal has no record of it.
+        """
+        venue = self._venue(account)
+        if algo_id is None and client_order_id is None:
+            raise RequestError("give algo_id or client_order_id", details={"field": "algo_id"})
+        row = await (self.journal.by_algo_id(account, algo_id) if algo_id is not None
+                     else self.journal.by_client_order_id(account, client_order_id or ""))
+        parent_id = algo_id or (row.algo_id if row is not None else None)
+        try:
+            parent = await venue.get_parent(parent_id, client_order_id if parent_id is None else None)
+        except VenueError as exc:
+            if row is None or row.record is None:
+                raise
+            log.warning("algos.answered_from_journal", account=account, algo_id=row.algo_id, error=exc.message)
+            return {**row.record, "source": "journal"}
+        if parent is not None:
+            public = self._public(account, parent)
+            await self.journal.answered(account, public)
+            return public
+        if row is not None and row.record is not None:
+            return {**row.record, "source": "journal"}
+        raise LookupFailed("algo order not found", code=ErrorCode.ORDER_NOT_FOUND,
+                           details={"algo_id": algo_id, "client_order_id": client_order_id})
 
     async def list(self, account: str, *, open_only: bool = False, state: str | None = None,
                    limit: int = 500) -> list[dict[str, Any]]:
+        """QE's list (journaled on the way) merged with the journal's parents QE did not list (or all of
+        them, when QE is unreachable), newest first."""
         venue = self._venue(account)
         found: list[dict[str, Any]] = []
         page = 1
-        while len(found) < limit:
-            result = await venue.list_parents(open_only=open_only, page=page, page_size=100)
-            found += [self._public(account, p) for p in result.items
-                      if state is None or STATE_OF.get(p.status, AlgoState.RUNNING).value == state]
-            if len(result.items) < 100:
-                break
-            page += 1
+        try:
+            while len(found) < limit:
+                result = await venue.list_parents(open_only=open_only, page=page, page_size=100)
+                found += [self._public(account, p) for p in result.items]
+                if len(result.items) < 100:
+                    break
+                page += 1
+        except VenueError as exc:
+            if not self.journal.attached:
+                raise
+            log.warning("algos.listed_from_journal", account=account, error=exc.message)
+        for public in found:
+            self.journal.note(account, public)
+        listed = {p["algo_id"] for p in found}
+        found += [{**r.record, "source": "journal"} for r in await self.journal.list(account, open_only=open_only,
+                                                                                      limit=limit)
+                  if r.record is not None and r.algo_id not in listed and r.state != SUBMITTING]
+        found = [p for p in found if state is None or str(p.get("state")) == state]
+        found.sort(key=lambda p: (int(p.get("created_ts") or 0), str(p.get("algo_id") or "")), reverse=True)
         return found[:limit]
 
     async def fills(self, account: str, algo_id: str | None, client_order_id: str | None = None,
@@ -193,7 +326,7 @@ class RemoteAlgoBackend:
         """Return the parent's child orders that filled: QE reports a child's cumulative fill, not each one."""
         venue, parent = await self._find(account, algo_id, client_order_id)
         children = await venue.parent_children(parent.parent_id)
-        found = [{**_child_public(c), "algo_id": parent.parent_id} for c in children if c.filled_qty > 0]
+        found = [{**child_public(c), "algo_id": parent.parent_id} for c in children if c.filled_qty > 0]
         found.sort(key=lambda f: (f["ts"] or 0, f["order_id"]))
         return found[:limit]
 
@@ -236,41 +369,4 @@ class RemoteAlgoBackend:
         return venue, parent
 
     def _public(self, account: str, p: ParentOrder) -> dict[str, Any]:
-        venue = self._venues.get(account)
-        symbol = p.symbol
-        if venue is not None:
-            perp = (p.market_type or "").upper() in ("PERP", "perp")
-            for instrument in getattr(venue, "algo_instruments", {}).values():
-                if instrument.native == p.symbol and (instrument.type is MarketType.PERP) == perp:
-                    symbol = instrument.symbol
-        state = STATE_OF.get(p.status, AlgoState.RUNNING)
-        target = p.qty if p.qty is not None and p.qty > 0 else p.notional
-        done = p.filled_notional if p.qty in (None, Decimal(0)) else p.filled_qty
-        progress = min(Decimal(1), done / target) if target else Decimal(0)
-        end = None if p.start_ms is None or p.duration_s is None else p.start_ms + p.duration_s * 1000
-        return {"algo_id": p.parent_id, "client_order_id": p.client_order_id, "account": account, "venue": account,
-                "symbol": symbol, "side": p.side, "algorithm": p.algorithm, "qty": p.qty, "notional": p.notional,
-                "state": state, "qe_status": p.status, "filled_qty": p.filled_qty, "filled_notional": p.filled_notional,
-                "avg_price": p.avg_price, "progress": progress.quantize(Decimal("0.0001")), "start_ts": p.start_ms,
-                "end_ts": end, "reason": p.reason, "created_ts": p.created_ms, "updated_ts": p.updated_ms,
-                "backend": "qe"}
-
-
-def _same(parent: ParentOrder, request: AlgoRequest, instrument: Instrument) -> bool:
-    def eq(a: Decimal | None, b: Decimal | None) -> bool:
-        return (a is None or a == 0) and (b is None or b == 0) or (a is not None and b is not None and a == b)
-
-    return (parent.symbol == instrument.native and parent.side == request.side.value
-            and parent.algorithm.lower() == request.algorithm.value.lower()
-            and eq(parent.qty, request.qty) and eq(parent.notional, request.notional))
-
-
-def _child_public(c: ChildOrder) -> dict[str, Any]:
-    return {"order_id": c.order_id, "symbol": c.symbol, "side": c.side, "status": c.status, "qty": c.qty,
-            "price": c.price, "filled_qty": c.filled_qty, "filled_notional": c.filled_notional,
-            "avg_price": c.avg_price, "type": c.order_type, "reason": c.reason, "ts": c.updated_ms}
-
-
-def _fill_public(f: ChildFill) -> dict[str, Any]:
-    return {"trade_id": f.fill_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side, "qty": f.qty,
-            "price": f.price, "notional": f.notional, "cum_qty": f.cum_qty, "ts": f.ts}
+        return public_parent(account, p, getattr(self._venues.get(account), "algo_instruments", {}))

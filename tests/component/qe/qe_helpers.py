@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+from gateway.core.algo_ports import AlgoEvent, ChildFill, ParentOrder
 from gateway.core.clock import SystemClock
 from gateway.simserver.qe.server import QeDialect, QeDialectSettings
 from gateway.venues.qe.adapter import QeAdapter
 from gateway.venues.qe.config import QeSettings
-from gateway.core.algo_ports import AlgoEvent, ChildFill, ParentOrder
 from gateway.venues.sim.config import SimSettings
 
 KEY, SECRET = "qe-key", "qe-secret"

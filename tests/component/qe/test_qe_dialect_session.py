@@ -12,10 +12,10 @@ from decimal import Decimal
 import pytest
 from qe_helpers import Recorder, engine_filled, running
 
-from gateway.orders.algo.remote import RemoteAlgoBackend
+from gateway.core.algo_ports import ParentSpec
 from gateway.core.clock import SystemClock
 from gateway.core.errors import ErrorCode, GatewayError
-from gateway.core.algo_ports import ParentSpec
+from gateway.orders.algo.remote import RemoteAlgoBackend
 
 QTY = Decimal("0.06")
 

@@ -11,7 +11,8 @@ import gateway.orders.algo as algo_package
 
 PACKAGE = Path(algo_package.__file__).resolve().parent
 MODULES = sorted(PACKAGE.glob("*.py"))
-SHELL = {"service.py", "writer.py", "config.py", "backend.py", "placement.py", "market_view.py", "remote.py"}  # the async shell and its settings
+SHELL = {"service.py", "writer.py", "config.py", "backend.py", "placement.py", "market_view.py", "remote.py",
+         "remote_journal.py"}  # the async shell and its settings
 FORBIDDEN = {"asyncio", "aiohttp", "websockets", "sqlite3", "aiosqlite", "time", "socket", "uvloop", "random",
              "structlog", "logging"}
 
