@@ -55,14 +55,15 @@ def balance_data(engine: MatchingEngine, user: str, by_symbol: dict[str, OkxInst
 
 
 def position_rows(engine: MatchingEngine, user: str, by_symbol: dict[str, OkxInstrument], now_ms: int,
-                  inst_id: str | None = None, include_flat: bool = False) -> list[dict[str, Any]]:
+                  inst_id: str | None = None, include_flat: bool = False, long_short: bool = False
+                  ) -> list[dict[str, Any]]:
     """``GET /api/v5/account/positions`` rows: the open positions (or `inst_id`'s)."""
     rows = []
     for position in engine.positions(user, now_ms):
         inst = by_symbol.get(position.symbol)
         if inst is None or (inst_id and inst.inst_id != inst_id) or (not position.qty and not include_flat):
             continue
-        rows.append(position_item(position, inst, now_ms))
+        rows.append(position_item(position, inst, now_ms, long_short))
     return rows
 
 

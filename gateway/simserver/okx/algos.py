@@ -80,6 +80,14 @@ class AlgoBook:
         for leg in algo.legs:
             self._by_leg[leg] = algo.algo_id
 
+    def relink(self, algo: Algo, legs: dict[str, str]) -> None:
+        """Make `legs` (engine order id -> tp | sl) the algo's legs; the old ones no longer report to it."""
+        for leg in algo.legs:
+            self._by_leg.pop(leg, None)
+        algo.legs = dict(legs)
+        for leg in legs:
+            self._by_leg[leg] = algo.algo_id
+
     def find(self, algo_id: str | None, algo_cl_ord_id: str | None) -> Algo | None:
         if algo_id:
             return self.algos.get(algo_id)

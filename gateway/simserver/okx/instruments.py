@@ -1,6 +1,6 @@
 """The sim's instruments as OKX instruments. Pure.
 
-Mapping (documented in docs/venues/okx-dialect.md): a sim spot symbol ``BTC/USDT`` is the SPOT instrument
+Mapping (documented in docs/venues/okx.md, "The OKX dialect"): a sim spot symbol ``BTC/USDT`` is the SPOT instrument
 ``BTC-USDT`` (sizes in base currency: ``lotSz`` = the sim step, ``minSz`` = the sim minimum); a sim
 perpetual ``BTC/USDT:USDT`` is the linear SWAP ``BTC-USDT-SWAP`` whose sizes are contracts of ``ctVal``
 base currency each. ``ctVal`` defaults to the sim instrument's contract size (1) and can be set per

@@ -18,7 +18,7 @@ LIMITS: dict[str, int] = {
     "trade/order": 60, "trade/batch-orders": 300, "trade/cancel-order": 60, "trade/cancel-batch-orders": 300,
     "trade/amend-order": 60, "trade/amend-batch-orders": 300, "trade/orders-pending": 60,
     "trade/orders-history": 40, "trade/orders-history-archive": 20, "trade/fills": 60, "trade/fills-history": 10,
-    "trade/order-algo": 20, "trade/cancel-algos": 20, "trade/orders-algo-pending": 20,
+    "trade/order-algo": 20, "trade/cancel-algos": 20, "trade/amend-algos": 20, "trade/orders-algo-pending": 20,
     "trade/orders-algo-history": 20, "account/balance": 10, "account/positions": 10, "account/set-leverage": 20,
     "account/leverage-info": 20, "account/config": 5, "public/instruments": 20, "public/mark-price": 10,
     "public/funding-rate": 10, "market/ticker": 20, "market/tickers": 20, "market/books": 40, "market/trades": 100,

@@ -90,7 +90,7 @@ def run_items(d: OkxDialect, op: str, items: list[dict[str, Any]], max_items: in
 
 
 def _failed(op: str, item: dict[str, Any], exc: ItemError) -> dict[str, Any]:
-    if op in ("place_algo", "cancel_algo"):
+    if op in ("place_algo", "cancel_algo", "amend_algo"):
         return {"algoId": str(item.get("algoId", "")), "algoClOrdId": str(item.get("algoClOrdId", "")),
                 "clOrdId": "", "tag": str(item.get("tag", "")), "sCode": exc.code, "sMsg": exc.msg}
     return {"ordId": str(item.get("ordId", "")), "clOrdId": str(item.get("clOrdId", "")),

@@ -128,14 +128,19 @@ def balance_detail(balance: BalanceEvent, upl: Decimal, position_margin: Decimal
     }
 
 
-def position_item(position: PositionEvent, inst: OkxInstrument, now_ms: int) -> dict[str, Any]:
-    """A ``account/positions`` row and ``positions`` push item (net mode: ``pos`` is signed)."""
+def position_item(position: PositionEvent, inst: OkxInstrument, now_ms: int, long_short: bool = False
+                  ) -> dict[str, Any]:
+    """A ``account/positions`` row and ``positions`` push item (net mode: ``pos`` is signed; long/short
+    mode: ``posSide`` long or short and ``pos`` positive, fact sheet §5)."""
     pos = inst.to_sz(position.qty)
+    pos_side = "net"
+    if long_short:
+        pos_side, pos = ("short" if pos < 0 else "long"), abs(pos)
     notional = abs(position.qty) * position.mark_price
     margin = position.margin
     return {
         "instType": "SWAP", "instId": inst.inst_id, "mgnMode": "isolated" if position.margin_type is MarginType.ISOLATED
-        else "cross", "posId": f"{inst.inst_id}-net", "posSide": "net", "pos": s(pos), "availPos": s(abs(pos)),
+        else "cross", "posId": f"{inst.inst_id}-{pos_side}", "posSide": pos_side, "pos": s(pos), "availPos": s(abs(pos)),
         "posCcy": "", "ccy": inst.instrument.settle or inst.instrument.quote,
         "avgPx": s(position.entry_price) if position.qty else "", "markPx": s(position.mark_price),
         "upl": s(position.unrealized_pnl), "uplRatio": s((position.unrealized_pnl / margin).quantize(Decimal("1e-8")))

@@ -55,7 +55,7 @@ class UserReports:
             elif kind is PositionEvent and event.account == user:  # type: ignore[union-attr]
                 inst = d.by_symbol.get(event.symbol)  # type: ignore[union-attr]
                 if inst is not None:
-                    pushes.append(("positions", position_item(event, inst, now_ms)))  # type: ignore[arg-type]
+                    pushes.append(("positions", position_item(event, inst, now_ms, d.long_short)))  # type: ignore[arg-type]
         if ccys:
             pushes.append(("account", balance_data(d.engine, user, d.by_symbol, now_ms, ccys)))
         return pushes

@@ -43,7 +43,8 @@ async def _positions(d: OkxDialect, c: Call) -> list[Any]:
     inst_type = c.q("instType")
     if inst_type and inst_type != "SWAP":
         return []
-    return position_rows(d.engine, d.USER, d.by_symbol, d.now_ms(), c.q("instId") or None)
+    return position_rows(d.engine, d.USER, d.by_symbol, d.now_ms(), c.q("instId") or None,
+                         long_short=d.desk.long_short)
 
 
 async def _set_leverage(d: OkxDialect, c: Call) -> list[Any]:
@@ -212,6 +213,7 @@ def private_routes() -> dict[tuple[str, str], Route]:
         ("POST", p + "trade/amend-batch-orders"): Route(True, _writer("amend", True), items=True),
         ("POST", p + "trade/order-algo"): Route(True, _writer("place_algo", False), items=True),
         ("POST", p + "trade/cancel-algos"): Route(True, _writer("cancel_algo", True, 10), items=True),
+        ("POST", p + "trade/amend-algos"): Route(True, _writer("amend_algo", False), items=True),
         ("GET", p + "trade/order"): Route(True, _get_order),
         ("GET", p + "trade/orders-pending"): Route(True, _pending),
         ("GET", p + "trade/orders-history"): Route(True, _history),

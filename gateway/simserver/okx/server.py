@@ -61,7 +61,9 @@ class OkxDialectSettings:
         api_keys: API key -> (secret, passphrase).
         environment: ``any`` (default), ``demo`` (``x-simulated-trading: 1`` required) or ``live``
             (the header refused); a mismatch is 50101.
-        acct_lv / pos_mode: what ``account/config`` reports (only ``net_mode`` is modelled).
+        acct_lv / pos_mode: what ``account/config`` reports. ``long_short_mode`` is modelled over the
+            engine's one net position per instrument: SWAP orders need ``posSide``; an order that would
+            hold a long and a short at once is refused (51000), see `trading`.
         contract_values: instId -> ``ctVal`` of a SWAP (default: the sim instrument's contract size, 1).
         legacy_checksum: fill ``checksum`` with the retired CRC32 instead of 0 (fact sheet §7).
         enforce_rate_limits: apply the per-endpoint limits of the fact sheet (50011 beyond them).
@@ -118,7 +120,8 @@ class OkxDialect:
         self.feeds: dict[str, BookFeed] = {}
         self.notes: dict[str, OrderNotes] = {}
         self.algos = AlgoBook()
-        self.desk = OrderDesk(self.engine, self.USER, self.insts, self.notes, self.algos)
+        self.desk = OrderDesk(self.engine, self.USER, self.insts, self.notes, self.algos,
+                              long_short=self.settings.pos_mode == "long_short_mode")
         self.reports = UserReports(self.desk)
         self.limiter = WindowLimiter()
         self.hub = SocketHub(self)

@@ -4,8 +4,11 @@ Each operation takes one request item (a dict of OKX fields) and the server time
 ``(answer item, engine events)``; a failed item raises `params.ItemError` having changed nothing, which
 the caller turns into ``sCode`` / ``sMsg`` (fact sheet §2: the per-item codes are authoritative).
 
-Account model: net position mode only (``posSide`` absent or ``net``; ``long``/``short`` is 51000), and
-``tdMode`` ``cash`` on SPOT, ``cross``/``isolated`` on SWAP (a Futures-mode account, ``acctLv`` 2).
+Account model: ``tdMode`` ``cash`` on SPOT, ``cross``/``isolated`` on SWAP (a Futures-mode account,
+``acctLv`` 2). In net mode ``posSide`` is absent or ``net`` (``long``/``short`` is 51000). In long/short
+mode (`OrderDesk.long_short`) a SWAP order needs ``posSide`` (50014 without): buy+long and sell+short
+open, sell+long and buy+short close (reduce-only). The engine holds one net position per instrument, so
+opening one side while the other is held (a hedged pair) is refused with 51000 — a documented limit.
 SPOT market buys size in quote currency unless ``tgtCcy`` is ``base_ccy`` (§5); the quote amount is
 turned into a base quantity by walking the book at the moment of the order (rounded down to the lot).
 """
@@ -37,8 +40,9 @@ class OrderDesk:
     """Order, amend, cancel and algo operations of the dialect's one funded user."""
 
     def __init__(self, engine: MatchingEngine, user: str, insts: dict[str, OkxInstrument],
-                 notes: dict[str, OrderNotes], algos: AlgoBook):
+                 notes: dict[str, OrderNotes], algos: AlgoBook, *, long_short: bool = False):
         self.engine, self.user, self.insts, self.notes, self.algos = engine, user, insts, notes, algos
+        self.long_short = long_short
         self.by_symbol = {i.symbol: i for i in insts.values()}
 
     # --- helpers ------------------------------------------------------------------------------------
@@ -54,9 +58,25 @@ class OrderDesk:
         if td_mode not in (("cross", "isolated") if inst.is_swap else ("cash",)):
             raise ItemError("51000", "Parameter tdMode error")
         pos_side = text(p, "posSide")
-        if pos_side not in ("", "net") or (pos_side and not inst.is_swap):
+        if self.long_short and inst.is_swap:
+            if not pos_side:
+                raise ItemError("50014", "Parameter posSide can not be empty.")
+            if pos_side not in ("long", "short"):
+                raise ItemError("51000", "Parameter posSide error")
+        elif pos_side not in ("", "net") or (pos_side and not inst.is_swap):
             raise ItemError("51000", "Parameter posSide error")
         return td_mode, pos_side
+
+    def _closes(self, inst: OkxInstrument, side: Side, pos_side: str) -> bool:
+        """Long/short mode: True if `side` on `pos_side` closes; refuse opening against a held other side."""
+        if pos_side not in ("long", "short"):
+            return False
+        closes = (side is Side.SELL) == (pos_side == "long")
+        held = self.engine.ledger.position(self.user, inst.symbol).qty
+        if not closes and held and (held > 0) != (pos_side == "long"):
+            raise ItemError("51000", "Parameter posSide error: the dialect holds one net position per "
+                                     "instrument (no hedged long and short)")
+        return closes
 
     def _size(self, inst: OkxInstrument, sz: Decimal, name: str = "sz") -> Decimal:
         if sz <= 0:
@@ -114,7 +134,7 @@ class OrderDesk:
         sz = decimal_of(p, "sz")
         assert sz is not None
         cl_ord_id, tag = id_param(p, "clOrdId"), id_param(p, "tag", tag=True)
-        reduce_only = flag(p, "reduceOnly")
+        reduce_only = flag(p, "reduceOnly") or self._closes(inst, side, pos_side)
         if reduce_only and not inst.is_swap:
             raise ItemError("51000", "Parameter reduceOnly error")
         price = decimal_of(p, "px") if otype.has_limit_price else None
@@ -191,7 +211,7 @@ class OrderDesk:
         if algo_cl_ord_id and self.algos.is_live_client_id(algo_cl_ord_id):
             raise ItemError("51016", "Duplicated algoClOrdId")
         close_fraction = text(p, "closeFraction")
-        reduce_only = flag(p, "reduceOnly") or bool(close_fraction)
+        reduce_only = flag(p, "reduceOnly") or bool(close_fraction) or self._closes(inst, side, pos_side)
         if reduce_only and not inst.is_swap:
             raise ItemError("51000", "Parameter reduceOnly error")
         if close_fraction:
@@ -276,6 +296,53 @@ class OrderDesk:
             algo.state, algo.u_time = "canceled", now
         return {"algoId": algo.algo_id, "algoClOrdId": algo.algo_cl_ord_id, "sCode": "0", "sMsg": ""}, events
 
+    def amend_algo(self, p: dict[str, Any], now: int) -> Answer:
+        """``POST /api/v5/trade/amend-algos``: a live conditional / OCO algo's size, triggers and order prices.
+
+        The engine cannot move a trigger, so the legs are replaced: the new legs are placed first (a refusal
+        leaves the algo as it was), then the old ones are unlinked from the algo and canceled.
+        """
+        inst = self.inst(p)
+        algo = self.algos.find(text(p, "algoId") or None, text(p, "algoClOrdId") or None)
+        if algo is None or algo.inst_id != inst.inst_id or algo.state != "live" or algo.ord_type == "trigger":
+            raise ItemError("51000", "Parameter algoId error")
+        changes = {k[3].lower() + k[4:]: text(p, k) for k in _AMENDABLE if text(p, k)}
+        new_sz = decimal_of(p, "newSz", need=False)
+        if not changes and new_sz is None:
+            raise ItemError("50014", "Parameter newSz can not be empty.")
+        for name, value in changes.items():
+            if (name.endswith("TriggerPx") or value != "-1") and (decimal_of(changes, name) or 0) <= 0:
+                raise ItemError("51000", f"Parameter new{name[0].upper()}{name[1:]} error")
+        qty = self._size(inst, new_sz, "newSz") if new_sz is not None else inst.to_qty(algo.sz)
+        prices = {**algo.prices, **changes}
+        if {k[:2] for k in changes} - set(algo.legs.values()):  # e.g. a TP price on a stop-only algo
+            raise ItemError("51000", "Parameter algoId error")
+        side = _SIDES[algo.side]
+        events: list[EngineEvent] = []
+        placed: dict[str, str] = {}
+        try:
+            for kind in algo.legs.values():
+                price = None if prices.get(f"{kind}OrdPx", "-1") == "-1" else Decimal(prices[f"{kind}OrdPx"])
+                events += self.engine.place(self.user, inst.symbol, side, _leg_type(kind == "sl", price), qty, now,
+                                            price=price, trigger_price=Decimal(prices[f"{kind}TriggerPx"]),
+                                            reduce_only=algo.reduce_only)
+                placed[self.engine.last_order_id] = kind
+        except OrderRefused as exc:
+            for leg in placed:
+                events += self.engine.cancel(self.user, now, order_id=leg)
+            raise refused(exc, inst.instrument.settle or inst.instrument.quote) from None
+        old = list(algo.legs)
+        self.algos.relink(algo, placed)
+        for leg, kind in placed.items():
+            self.notes[leg] = OrderNotes(td_mode=algo.td_mode, tag=algo.tag, pos_side=algo.pos_side,
+                                         algo_id=algo.algo_id, algo_cl_ord_id=algo.algo_cl_ord_id)
+        for leg in old:
+            if self.engine.is_open(leg):
+                events += self.engine.cancel(self.user, now, order_id=leg)
+        algo.prices, algo.sz, algo.u_time = prices, inst.to_sz(qty), now
+        return {"algoId": algo.algo_id, "algoClOrdId": algo.algo_cl_ord_id, "reqId": id_param(p, "reqId"),
+                "sCode": "0", "sMsg": ""}, events
+
     def attach(self, inst_id: str, specs: list[dict[str, Any]], parent: OrderEvent, now: int) -> list[EngineEvent]:
         """Place the TP/SL attached to `parent` (now filled) as algos of its filled size (§5)."""
         inst = self.insts[inst_id]
@@ -287,6 +354,8 @@ class OrderDesk:
                     "tdMode": notes.td_mode, "side": str(parent.side.opposite), "ordType": "oco" if has_tp and has_sl
                     else "conditional", "sz": format(inst.to_sz(parent.filled_qty), "f"),
                     "algoClOrdId": text(spec, "attachAlgoClOrdId"), "reduceOnly": inst.is_swap}
+            if notes.pos_side in ("long", "short"):
+                item["posSide"] = notes.pos_side  # the position the parent opened, which they close
             if has_tp and not text(spec, "tpOrdPx"):
                 item["tpOrdPx"] = "-1"
             if has_sl and not text(spec, "slOrdPx"):
@@ -298,6 +367,7 @@ class OrderDesk:
         return events
 
 
+_AMENDABLE = ("newTpTriggerPx", "newTpOrdPx", "newSlTriggerPx", "newSlOrdPx")
 _PRICE_FIELDS = ("tpTriggerPx", "tpOrdPx", "slTriggerPx", "slOrdPx", "triggerPx", "orderPx", "tpTriggerPxType",
                  "slTriggerPxType", "triggerPxType")
 

@@ -295,7 +295,7 @@ class SocketHub:
             item = balance_data(d.engine, d.USER, d.by_symbol, now, {ccy} if ccy else None)
             self._send(conn, self._private_message(conn, arg, item, "snapshot"))
         elif channel == "positions":
-            rows = [r for r in position_rows(d.engine, d.USER, d.by_symbol, now) if _matches(arg, r)]
+            rows = [r for r in position_rows(d.engine, d.USER, d.by_symbol, now, long_short=d.desk.long_short) if _matches(arg, r)]
             message = {"arg": {**arg, "uid": d.settings.uid}, "eventType": "snapshot", "curPage": 1,
                        "lastPage": True, "data": rows}
             self._send(conn, orjson.dumps(message).decode())

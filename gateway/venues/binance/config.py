@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from gateway.core.events import KLINE_INTERVALS
-from gateway.core.symbols import parse_symbol
 from gateway.venues.binance.urls import ResolvedUrls, resolve_urls
+from gateway.venues.common.settings import KlineIntervals, UnifiedSymbols, check_market_symbols
 
 __all__ = ["SPOT_DEPTH_LIMITS", "USDM_DEPTH_LIMITS", "BinanceSettings", "BinanceUrlSettings"]
 
@@ -44,7 +43,7 @@ class BinanceSettings(BaseModel):
     api_secret: SecretStr | None = Field(None, description="HMAC secret (or use ed25519_private_key)")
     ed25519_private_key: SecretStr | None = Field(None, description="PEM (PKCS#8) Ed25519 private key")
     urls: BinanceUrlSettings = BinanceUrlSettings()
-    symbols: list[str] = Field(min_length=1, description="unified symbols to stream, e.g. BTC/USDT, BTC/USDT:USDT")
+    symbols: UnifiedSymbols = Field(min_length=1, description="unified symbols to stream, e.g. BTC/USDT, BTC/USDT:USDT")
 
     recv_window_ms: int = Field(5_000, ge=1, le=60_000, description="recvWindow of signed requests")
     request_timeout_s: float = Field(10.0, gt=0, le=120)
@@ -65,7 +64,7 @@ class BinanceSettings(BaseModel):
     trade_stream: Literal["trade", "aggTrade"] | None = Field(
         None, description="None: trade on spot, aggTrade on usdm (usdm @trade routing is unverified)"
     )
-    kline_intervals: list[str] = Field(default_factory=lambda: ["1m"])
+    kline_intervals: KlineIntervals = Field(default_factory=lambda: ["1m"])
     mark_price_1s: bool = Field(True, description="usdm: markPrice@1s instead of the 3 s stream")
 
     ws_ping_interval_s: float | None = Field(30.0, gt=0, description="client pings (the server pings too)")
@@ -94,31 +93,20 @@ class BinanceSettings(BaseModel):
     user_stream_silence_action: Literal["flag", "reconnect"] = Field(
         "reconnect", description="reconnect: also renew the connection (the gateway then reconciles)")
     orders_over_ws: bool = Field(
-        False, description="usdm: place / cancel / amend / query orders over ws-fapi, REST as the fallback")
+        False, description="place / cancel / query orders (and usdm amends) over the WebSocket API (spot ws-api, "
+                           "usdm ws-fapi), REST as the fallback")
+    ws_session_logon: bool = Field(
+        True, description="Ed25519 keys: session.logon once per WebSocket API connection, then unsigned requests "
+                          "(HMAC keys always sign each request)")
     ws_api_timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one WebSocket API request")
     order_wait_s: float = Field(
         1.0, ge=0, le=60, description="how long an order may wait for room in the account's ORDERS budget "
                                       "before it is refused (RATE_LIMITED, nothing sent)")
 
-    @field_validator("symbols")
-    @classmethod
-    def _unified(cls, value: list[str]) -> list[str]:
-        return [str(parse_symbol(s)) for s in value]
-
-    @field_validator("kline_intervals")
-    @classmethod
-    def _intervals(cls, value: list[str]) -> list[str]:
-        unknown = [i for i in value if i not in KLINE_INTERVALS]
-        if unknown:
-            raise ValueError(f"unknown kline intervals {unknown}; known: {sorted(KLINE_INTERVALS)}")
-        return value
-
     @model_validator(mode="after")
     def _coherent(self) -> BinanceSettings:
         perp = self.market == "usdm"
-        for symbol in self.symbols:
-            if (parse_symbol(symbol).settle is not None) != perp:
-                raise ValueError(f"symbol {symbol!r} does not belong to market {self.market!r}")
+        check_market_symbols(self.symbols, perp, self.market)
         if perp:
             if self.depth_snapshot_limit not in USDM_DEPTH_LIMITS:
                 raise ValueError(f"usdm depth_snapshot_limit must be one of {USDM_DEPTH_LIMITS}")

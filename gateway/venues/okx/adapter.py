@@ -21,14 +21,17 @@ import aiohttp
 import structlog
 
 from gateway.core.clock import Clock
-from gateway.core.enums import ConnectionState, MarginType
+from gateway.core.enums import ConnectionState
 from gateway.core.errors import ErrorCode, GatewayError, LookupFailed
-from gateway.core.events import Balance, Depth, Fill, Kline, MarketEvent, OrderUpdate, Position, Ticker, Trade
+from gateway.core.events import Depth, Kline, Ticker, Trade
 from gateway.core.instruments import Instrument
-from gateway.core.ports import Capabilities, OrderRequest, VenueSink
+from gateway.core.ports import Capabilities, VenueSink
+from gateway.venues.common.delegation import TradingDelegation
 from gateway.venues.common.http import HttpClient
 from gateway.venues.common.ratelimit import HostBudgets
 from gateway.venues.common.retry import Backoff
+from gateway.venues.common.sink import NullSink
+from gateway.venues.common.tasks import SessionTasks
 from gateway.venues.common.timesync import TimeOffset
 from gateway.venues.okx.auth import Credentials
 from gateway.venues.okx.clientids import MAX_LEN, STRATEGY_ALPHABET
@@ -44,18 +47,7 @@ from gateway.venues.okx.userdata import UserData
 __all__ = ["OkxAdapter"]
 
 
-class _NullSink:
-    def on_market(self, event: MarketEvent) -> None:
-        pass
-
-    def on_user(self, event: object) -> None:
-        pass
-
-    def on_connection(self, venue: str, state: ConnectionState, reason: str | None = None) -> None:
-        pass
-
-
-class OkxAdapter:
+class OkxAdapter(TradingDelegation):
     """One OKX market (spot or swap) as a venue session.
 
     Args:
@@ -79,11 +71,10 @@ class OkxAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._rng = rng or random.Random()
         self._urls = settings.resolved_urls
-        self._sink: VenueSink = _NullSink()
+        self._sink: VenueSink = NullSink()
         self._state = ConnectionState.CLOSED
         self._instruments: dict[str, Instrument] = {}
         self._symbols = SymbolMap([])
-        self._tasks: list[asyncio.Task[None]] = []
         self.offset = TimeOffset()
         self.rest: OkxRest | None = None
         self.execution: OkxExecution | None = None
@@ -97,6 +88,7 @@ class OkxAdapter:
             amend=True, stop_orders=True, attached_tpsl=False, post_only=True, reduce_only=swap,
             market_data_stream=True, client_order_id_max_len=MAX_LEN, client_order_id_alphabet=STRATEGY_ALPHABET)
         self._log = structlog.get_logger("gateway.venues.okx").bind(venue=name, market=settings.market)
+        self._tasks = SessionTasks(self._log, "okx.task_failed", self._on_task_failed)
 
     def __repr__(self) -> str:
         return f"OkxAdapter(name={self.name!r}, market={self.settings.market!r})"
@@ -174,26 +166,18 @@ class OkxAdapter:
         return found + (self.user.sockets() if self.user is not None else [])
 
     async def _stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._tasks.cancel_all()
         if self._session is not None and self._given_session is None:
             await self._session.close()
         self._session = None
         self._state = ConnectionState.CLOSED
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.spawn(coro, name)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("okx.task_failed", task=task.get_name(), exc_info=task.exception())
-            if self._state is not ConnectionState.CLOSED:
-                self._set_state(ConnectionState.RECONNECTING, f"{task.get_name()} failed")
+    def _on_task_failed(self, name: str) -> None:
+        if self._state is not ConnectionState.CLOSED:
+            self._set_state(ConnectionState.RECONNECTING, f"{name} failed")
 
     def _on_socket_state(self, conn: str, state: ConnectionState, reason: str | None) -> None:
         if state is ConnectionState.OPEN:
@@ -315,47 +299,7 @@ class OkxAdapter:
         rows = [to_kline(r, self.name, symbol, interval) for r in envelope.data]
         return sorted(rows, key=lambda k: k.open_ts)  # OKX sends newest first
 
-    # --- trading ------------------------------------------------------------------------------------
+    # --- trading: `TradingDelegation` forwards the VenueAdapter calls to the execution --------------------
 
-    async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        return await self._exec().place_order(request)
-
-    async def cancel_order(self, symbol: str, order_id: str | None = None,
-                           client_order_id: str | None = None) -> OrderUpdate:
-        return await self._exec().cancel_order(symbol, order_id, client_order_id)
-
-    async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._exec().cancel_all(symbol)
-
-    async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
-                          qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
-        return await self._exec().amend_order(symbol, order_id, client_order_id, qty, price)
-
-    async def get_order(self, symbol: str, order_id: str | None = None,
-                        client_order_id: str | None = None) -> OrderUpdate | None:
-        return await self._exec().get_order(symbol, order_id, client_order_id)
-
-    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._exec().open_orders(symbol)
-
-    async def orders_since(self, since_ms: int) -> list[OrderUpdate]:
-        return await self._exec().orders_since(since_ms)
-
-    async def fills_since(self, since_ms: int) -> list[Fill]:
-        return await self._exec().fills_since(since_ms)
-
-    async def balances(self) -> list[Balance]:
-        return await self._exec().balances()
-
-    async def positions(self) -> list[Position]:
-        return await self._exec().positions()
-
-    async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]:
-        return await self._exec().set_leverage(symbol, leverage)
-
-    async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
-        return await self._exec().set_margin_type(symbol, margin_type)
-
-    async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any:
-        """`RawVenue`: forward a call to OKX's v5 REST API through the signed client."""
-        return await self._exec().raw_request(http_method, path, params)
+    def _account_calls(self) -> OkxExecution:
+        return self._exec()

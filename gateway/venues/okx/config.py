@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from gateway.core.events import KLINE_INTERVALS
-from gateway.core.symbols import parse_symbol
+from gateway.venues.common.settings import KlineIntervals, UnifiedSymbols, check_market_symbols
 
 __all__ = ["HOSTS", "OkxSettings", "OkxUrlSettings", "ResolvedUrls"]
 
@@ -55,7 +54,7 @@ class OkxSettings(BaseModel):
     api_secret: SecretStr | None = Field(None, description="HMAC secret (used as UTF-8 text, never hex-decoded)")
     passphrase: SecretStr | None = Field(None, description="OK-ACCESS-PASSPHRASE, chosen when the key was made")
     urls: OkxUrlSettings = OkxUrlSettings()
-    symbols: list[str] = Field(min_length=1, description="unified symbols, e.g. BTC/USDT (spot), BTC/USDT:USDT (swap)")
+    symbols: UnifiedSymbols = Field(min_length=1, description="unified symbols, e.g. BTC/USDT (spot), BTC/USDT:USDT (swap)")
 
     request_timeout_s: float = Field(10.0, gt=0, le=120)
     max_retries: int = Field(4, ge=0, le=20, description="retries of a read after rate limits / 5xx / network errors")
@@ -69,7 +68,7 @@ class OkxSettings(BaseModel):
         "books", description="books: 400-level snapshot + incremental with seqId/prevSeqId")
     published_depth: int = Field(50, gt=0, le=400, description="levels per side in the depth events pushed")
     validate_checksum: bool = Field(True, description="check a non-zero book checksum (OKX now sends 0)")
-    kline_intervals: list[str] = Field(default_factory=lambda: ["1m"])
+    kline_intervals: KlineIntervals = Field(default_factory=lambda: ["1m"])
     ws_ping_after_s: float = Field(20.0, gt=0, lt=30, description="send text 'ping' after this long without data")
     ws_login_timeout_s: float = Field(10.0, gt=0, le=60)
     ws_order_timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one WS order operation")
@@ -79,25 +78,9 @@ class OkxSettings(BaseModel):
         "auto", description="auto: from account config (acctLv): spot cash in modes 1-2, cross otherwise; swap cross")
     max_catchup_s: float = Field(3 * 86_400, gt=0, description="how far back a catch-up reads (fills: 3 days)")
 
-    @field_validator("symbols")
-    @classmethod
-    def _unified(cls, value: list[str]) -> list[str]:
-        return [str(parse_symbol(s)) for s in value]
-
-    @field_validator("kline_intervals")
-    @classmethod
-    def _intervals(cls, value: list[str]) -> list[str]:
-        unknown = [i for i in value if i not in KLINE_INTERVALS]
-        if unknown:
-            raise ValueError(f"unknown kline intervals {unknown}; known: {sorted(KLINE_INTERVALS)}")
-        return value
-
     @model_validator(mode="after")
     def _coherent(self) -> OkxSettings:
-        swap = self.market == "swap"
-        for symbol in self.symbols:
-            if (parse_symbol(symbol).settle is not None) != swap:
-                raise ValueError(f"symbol {symbol!r} does not belong to market {self.market!r}")
+        check_market_symbols(self.symbols, self.market == "swap", self.market)
         given = [self.api_key is not None, self.api_secret is not None, self.passphrase is not None]
         if any(given) and not all(given):
             raise ValueError("api_key, api_secret and passphrase go together")

@@ -149,7 +149,7 @@ class OkxRest:
 
     async def call(self, method: str, path: str, params: Mapping[str, object] | None = None,
                    body: Any = None, *, signed: bool = False, write: bool = False,
-                   inst_id: str | None = None) -> Envelope:
+                   inst_id: str | None = None, items: bool = False) -> Envelope:
         """Send one request and return its envelope (``code`` "0", or "2" for a partly done batch).
 
         Args:
@@ -158,6 +158,8 @@ class OkxRest:
             signed: a private endpoint.
             write: it changes state (never retried; unknown-outcome codes raise VenueTimeout).
             inst_id: the instrument (per-instrument budgets).
+            items: the caller reads each item's ``sCode``: a batch whose items all failed (code "1") is
+                returned too, instead of raising the first item's error.
 
         Raises:
             VenueRejected / VenueRateLimited / VenueUnavailable / VenueTimeout: see the module docstring.
@@ -185,7 +187,8 @@ class OkxRest:
                     envelope = decode_envelope(response.body)
                 except BadAnswer:
                     envelope = None
-                if envelope is not None and envelope.code in ("0", "2") and response.status < 300:
+                if envelope is not None and response.status < 300 and (
+                        envelope.code in ("0", "2") or (items and envelope.code == "1" and envelope.data)):
                     return envelope
                 if envelope is not None and response.status < 500:
                     if envelope.code == "1" and envelope.data:  # every item failed: the first item's sCode tells

@@ -7,6 +7,8 @@
 - SPOT market orders send ``tgtCcy: base_ccy`` so ``sz`` is always the base amount the gateway means.
 - Conditional orders are ``conditional`` algo orders: stop -> ``slTriggerPx``, take profit ->
   ``tpTriggerPx``, with ``slOrdPx``/``tpOrdPx`` the limit price or ``-1`` (market).
+- An OCO is one ``oco`` algo order with both a TP and an SL trigger; TP/SL attached to an order go as one
+  ``attachAlgoOrds`` item, which OKX turns into an algo order of the filled size once the order fills.
 - Numbers go out as the Decimal strings the order manager quantized, never in exponent form.
 """
 
@@ -21,7 +23,29 @@ from gateway.core.errors import ErrorCode, OrderRejected
 from gateway.core.ports import OrderRequest
 from gateway.venues.okx.clientids import to_okx
 
-__all__ = ["AccountMode", "algo_args", "amend_args", "num", "order_ref", "place_args", "resolve_td_mode"]
+__all__ = ["AccountMode", "TpSl", "algo_args", "amend_algo_args", "amend_args", "attached_tpsl", "num", "oco_args",
+           "order_ref", "place_args", "resolve_td_mode"]
+
+
+@dataclass(frozen=True, slots=True)
+class TpSl:
+    """A take-profit and/or stop-loss pair: triggers, and limit prices (None: market once triggered)."""
+
+    take_profit_trigger: Decimal | None = None
+    stop_loss_trigger: Decimal | None = None
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+
+    def fields(self) -> dict[str, str]:
+        """Return OKX's ``tp*`` / ``sl*`` fields (``-1``: a market order once triggered)."""
+        found: dict[str, str] = {}
+        for prefix, trigger, price in (("tp", self.take_profit_trigger, self.take_profit_price),
+                                       ("sl", self.stop_loss_trigger, self.stop_loss_price)):
+            if trigger is not None:
+                found[f"{prefix}TriggerPx"] = num(trigger)
+                found[f"{prefix}OrdPx"] = "-1" if price is None else num(price)
+                found[f"{prefix}TriggerPxType"] = "last"
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,4 +156,60 @@ def amend_args(inst_id: str, order_id: str | None, client_order_id: str | None, 
         args["newSz"] = num(qty)
     if price is not None:
         args["newPx"] = num(price)
+    return args
+
+
+def oco_args(symbol_args: OrderRequest, inst_id: str, market: str, td_mode: str, mode: AccountMode,
+             legs: TpSl) -> dict[str, Any]:
+    """Return the ``/trade/order-algo`` body of an OCO: `symbol_args` gives side, size, client id, reduce-only.
+
+    Raises:
+        OrderRejected: INVALID_PARAMS without both triggers.
+    """
+    if legs.take_profit_trigger is None or legs.stop_loss_trigger is None:
+        raise OrderRejected("an OCO needs a take-profit and a stop-loss trigger", code=ErrorCode.INVALID_PARAMS)
+    args = _common(symbol_args, inst_id, market, td_mode, mode)
+    args.update({"algoClOrdId": to_okx(symbol_args.client_order_id), "ordType": "oco", "sz": num(symbol_args.qty)})
+    if market == "spot":
+        args["tgtCcy"] = "base_ccy"
+    args.update(legs.fields())
+    return args
+
+
+def attached_tpsl(legs: TpSl, client_order_id: str | None = None) -> list[dict[str, str]]:
+    """Return ``attachAlgoOrds`` of an order: one item, so a TP and an SL together are one-cancels-other.
+
+    Raises:
+        OrderRejected: INVALID_PARAMS with neither trigger.
+    """
+    fields = legs.fields()
+    if not fields:
+        raise OrderRejected("attached TP/SL needs a take-profit or a stop-loss trigger", code=ErrorCode.INVALID_PARAMS)
+    if client_order_id is not None:
+        fields["attachAlgoClOrdId"] = to_okx(client_order_id)
+    return [fields]
+
+
+def amend_algo_args(inst_id: str, algo_id: str | None, client_order_id: str | None, qty: Decimal | None,
+                    changes: TpSl) -> dict[str, Any]:
+    """Return the ``/trade/amend-algos`` body: ``newSz`` and each given ``newTpTriggerPx`` / ``newTpOrdPx`` /
+    ``newSlTriggerPx`` / ``newSlOrdPx`` (a trigger or a price left None is not changed).
+
+    Raises:
+        ValueError: no id, or nothing to change.
+    """
+    if algo_id is not None:
+        args: dict[str, Any] = {"instId": inst_id, "algoId": algo_id}
+    elif client_order_id is not None:
+        args = {"instId": inst_id, "algoClOrdId": to_okx(client_order_id)}
+    else:
+        raise ValueError("an algo id or a client order id is required")
+    if qty is not None:
+        args["newSz"] = num(qty)
+    for name, value in (("newTpTriggerPx", changes.take_profit_trigger), ("newTpOrdPx", changes.take_profit_price),
+                        ("newSlTriggerPx", changes.stop_loss_trigger), ("newSlOrdPx", changes.stop_loss_price)):
+        if value is not None:
+            args[name] = num(value)
+    if len(args) == 2:
+        raise ValueError("nothing to amend")
     return args

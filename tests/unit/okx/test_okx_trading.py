@@ -9,7 +9,17 @@ import pytest
 from gateway.core.enums import OrderType, Side, TimeInForce
 from gateway.core.errors import OrderRejected
 from gateway.core.ports import OrderRequest
-from gateway.venues.okx.trading import AccountMode, algo_args, amend_args, place_args, resolve_td_mode
+from gateway.venues.okx.trading import (
+    AccountMode,
+    TpSl,
+    algo_args,
+    amend_algo_args,
+    amend_args,
+    attached_tpsl,
+    oco_args,
+    place_args,
+    resolve_td_mode,
+)
 
 NET, HEDGE = AccountMode("2", "net_mode"), AccountMode("2", "long_short_mode")
 
@@ -65,3 +75,34 @@ def test_conditional_orders_become_conditional_algos() -> None:
 def test_amend_args() -> None:
     assert amend_args("BTC-USDT", None, "a-1", Decimal(2), None) == {"instId": "BTC-USDT", "clOrdId": "az01",
                                                                      "newSz": "2"}
+
+
+def test_oco_has_both_legs_and_needs_both_triggers() -> None:
+    legs = TpSl(take_profit_trigger=Decimal("70000.0"), stop_loss_trigger=Decimal("60000.0"),
+                stop_loss_price=Decimal("59990.0"))
+    args = oco_args(_req(side=Side.SELL, reduce_only=True, symbol="BTC/USDT:USDT"), "BTC-USDT-SWAP", "swap",
+                    "cross", NET, legs)
+    assert args == {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "sell", "reduceOnly": True,
+                    "algoClOrdId": "gw1", "ordType": "oco", "sz": "0.00100", "tpTriggerPx": "70000.0",
+                    "tpOrdPx": "-1", "tpTriggerPxType": "last", "slTriggerPx": "60000.0", "slOrdPx": "59990.0",
+                    "slTriggerPxType": "last"}
+    with pytest.raises(OrderRejected):
+        oco_args(_req(), "BTC-USDT", "spot", "cash", NET, TpSl(take_profit_trigger=Decimal(1)))
+
+
+def test_attached_tpsl_is_one_item_with_its_client_id() -> None:
+    (item,) = attached_tpsl(TpSl(take_profit_trigger=Decimal("7E+4"), stop_loss_trigger=Decimal(60000)), "br-1")
+    assert item["tpTriggerPx"] == "70000" and item["slOrdPx"] == "-1" and item["attachAlgoClOrdId"] != "br-1"
+    assert set(item) == {"tpTriggerPx", "tpOrdPx", "tpTriggerPxType", "slTriggerPx", "slOrdPx", "slTriggerPxType",
+                         "attachAlgoClOrdId"}
+    with pytest.raises(OrderRejected):
+        attached_tpsl(TpSl())
+
+
+def test_amend_algo_args_send_only_what_changes() -> None:
+    assert amend_algo_args("BTC-USDT", "123", None, Decimal("0.5"), TpSl(stop_loss_trigger=Decimal("60000.5"))) == {
+        "instId": "BTC-USDT", "algoId": "123", "newSz": "0.5", "newSlTriggerPx": "60000.5"}
+    assert amend_algo_args("BTC-USDT", None, "gw1", None, TpSl(take_profit_price=Decimal(1))) == {
+        "instId": "BTC-USDT", "algoClOrdId": "gw1", "newTpOrdPx": "1"}
+    with pytest.raises(ValueError):
+        amend_algo_args("BTC-USDT", "123", None, None, TpSl())
