@@ -8,7 +8,7 @@ flight when it was sent); after ``ban_after`` violations the IP is banned: 418 w
 429s"; Binance's tolerance before the ban is not documented, so both are settings here).
 
 Signed requests (§1.1, §1.2): ``X-MBX-APIKEY`` must name a known key; ``signature`` must be the HMAC-SHA256
-hex (or, for an Ed25519 key, the base64 Ed25519 signature) of the raw query string without
+hex (or, for an Ed25519 key, the base64 Ed25519 signature), in the query string or the form body, of the raw query string without
 ``&signature=...`` concatenated with the raw body; ``timestamp`` must satisfy
 ``timestamp < serverTime + 1000`` and ``serverTime - timestamp <= recvWindow``.
 """
@@ -25,7 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-__all__ = ["Admission", "IpLimiter", "OrderCounter", "SignatureCheck", "check_signed", "check_ws_signed", "interval_name"]
+__all__ = ["Admission", "IpLimiter", "OrderCounter", "SignatureCheck", "check_signed", "check_timestamp", "check_ws_signed",
+           "interval_name", "is_ed25519_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,16 +187,18 @@ def check_signed(
     """
     if api_key is None or api_key not in keys:
         return SignatureCheck(-2015, "Invalid API-key, IP, or permissions for action.")
-    payload, sep, signature = raw_query.rpartition("&signature=")
-    if not sep:
-        if raw_query.startswith("signature="):
-            payload, signature = "", raw_query[len("signature="):]
-        else:
+    # The signature may travel in the query string or in the form body (§1.1: either may carry any
+    # parameter); the signed payload is the query string followed by the body, without the signature.
+    query, signature = _split_signature(raw_query)
+    body = raw_body
+    if signature is None:
+        body, signature = _split_signature(raw_body)
+        if signature is None:
             return SignatureCheck(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-    params = dict(parse_qsl(payload + "&" + raw_body if raw_body else payload))
+    params = dict(parse_qsl(query + "&" + body if body else query))
     if "timestamp" not in params:
         return SignatureCheck(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
-    if not _signature_ok(keys[api_key], payload + raw_body, unquote(signature)):
+    if not _signature_ok(keys[api_key], query + body, unquote(signature)):
         return SignatureCheck(-1022, "Signature for this request is not valid.")
     try:
         timestamp = int(params["timestamp"])
@@ -209,6 +212,21 @@ def check_signed(
     if now_ms - timestamp > recv_window:
         return SignatureCheck(-1021, "Timestamp for this request is outside of the recvWindow.")
     return SignatureCheck(0)
+
+
+def _split_signature(raw: str) -> tuple[str, str | None]:
+    # "a=1&b=2&signature=x" -> ("a=1&b=2", "x"); no signature parameter -> (raw, None).
+    payload, sep, signature = raw.rpartition("&signature=")
+    if sep:
+        return payload, signature
+    if raw.startswith("signature="):
+        return "", raw[len("signature="):]
+    return raw, None
+
+
+def is_ed25519_key(key: str) -> bool:
+    """Return True if `key` (a value of ``DialectSettings.api_keys``) is an Ed25519 public key (PEM)."""
+    return key.startswith("-----BEGIN") and isinstance(load_pem_public_key(key.encode()), Ed25519PublicKey)
 
 
 def _signature_ok(key: str, payload: str, signature: str) -> bool:
@@ -239,6 +257,12 @@ def check_ws_signed(params: dict[str, object], keys: dict[str, str], now_ms: int
     payload = "&".join(f"{k}={_ws_value(params[k])}" for k in sorted(params) if k != "signature")
     if not _signature_ok(keys[api_key], payload, signature):
         return SignatureCheck(-1022, "Signature for this request is not valid.")
+    return check_timestamp(params, now_ms, max_recv_window)
+
+
+def check_timestamp(params: dict[str, object], now_ms: int, max_recv_window: int = 60_000) -> SignatureCheck:
+    """Check ``timestamp`` / ``recvWindow`` of a WebSocket API request (§1.2); after ``session.logon`` this
+    is all a request without its own signature is checked for."""
     try:
         timestamp = int(params.get("timestamp"))  # type: ignore[arg-type]
         recv_window = int(float(params.get("recvWindow", 5000)))  # type: ignore[arg-type]

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["IsolatedMargin", "position_margin"]
 
+# The ACCOUNT_UPDATE reason of a margin move between the wallet and an isolated position (fact sheet §4.1
+# lists MARGIN_TRANSFER; that it is the one Binance sends for positionMargin is unverified).
+MARGIN_UPDATE_REASON = "MARGIN_TRANSFER"
+
 _ZERO = Decimal(0)
 
 
@@ -83,4 +87,33 @@ async def position_margin(d: BinanceDialect, market: str, p: Params) -> Any:
         balance.locked -= amount
         balance.free += amount
         margins.added[symbol] = margins.of(symbol) - amount
+    d.user_hub.publish("usdm", _margin_update(d, symbol))
     return {"amount": float(amount), "code": 200, "msg": "Successfully modify position margin.", "type": int(kind)}
+
+
+def _margin_update(d: BinanceDialect, symbol: str) -> dict[str, Any]:
+    # What the user stream pushes after a position-margin change: the settle asset's wallet (unchanged:
+    # the margin only moves inside it) with the cross wallet net of every isolated margin, and the
+    # position with its new isolated wallet ``iw``.
+    now, ledger = d.now_ms(), d.engine.ledger
+    asset = settle_asset(d.engine.instruments[symbol])
+    balance = ledger.balance(d.USER, asset)
+    wallet = balance.free + balance.locked
+    isolated = {s: _isolated_wallet(d, s) for s in d.engine.instruments if d.market_of_symbol(s) == "usdm"}
+    position = ledger.position(d.USER, symbol)
+    return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
+        "m": MARGIN_UPDATE_REASON,
+        "B": [{"a": asset, "wb": format(wallet, "f"), "cw": format(wallet - sum(isolated.values(), _ZERO), "f"),
+               "bc": "0"}],
+        "P": [{"s": d.native_of(symbol), "pa": format(position.qty, "f"), "ep": format(position.entry_price, "f"),
+               "bep": format(position.entry_price, "f"), "cr": format(position.realized_pnl, "f"),
+               "up": format(position.unrealized_pnl, "f"), "mt": "isolated", "iw": format(isolated[symbol], "f"),
+               "ps": "BOTH"}]}}
+
+
+def _isolated_wallet(d: BinanceDialect, symbol: str) -> Decimal:
+    # An isolated position's margin: its initial margin plus what was added here (as positionRisk shows it).
+    ledger = d.engine.ledger
+    if ledger.margin_type_of(d.USER, symbol) is not MarginType.ISOLATED or not ledger.position(d.USER, symbol).qty:
+        return _ZERO
+    return ledger.position(d.USER, symbol).margin + d.isolated.of(symbol)

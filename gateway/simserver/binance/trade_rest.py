@@ -23,6 +23,7 @@ from gateway.simserver.binance.account import (
     position_risk_v3,
     spot_account,
 )
+from gateway.simserver.binance.batch import place_batch
 from gateway.simserver.binance.limits import check_signed
 from gateway.simserver.binance.margin import position_margin
 from gateway.simserver.binance.rest import EXTRA_HEADERS, ApiError, Endpoint
@@ -66,6 +67,7 @@ OPS: dict[tuple[str, str, str], tuple[int, Callable[..., Any]]] = {
     ("usdm", "GET", "/fapi/v1/order"): (1, query),
     ("usdm", "GET", "/fapi/v1/openOrders"): (1, open_orders),
     ("usdm", "DELETE", "/fapi/v1/allOpenOrders"): (1, cancel_all),
+    ("usdm", "POST", "/fapi/v1/batchOrders"): (5, place_batch),  # counts its orders itself
     ("usdm", "DELETE", "/fapi/v1/batchOrders"): (1, cancel_batch),
     ("usdm", "POST", "/fapi/v1/positionMargin"): (1, position_margin),
     ("usdm", "GET", "/fapi/v1/allOrders"): (5, all_orders),

@@ -29,36 +29,19 @@ import orjson
 import structlog
 from aiohttp import WSMsgType, web
 
-from gateway.simserver.binance.account import (
-    futures_account,
-    futures_balance,
-    position_risk_v2,
-    position_risk_v3,
-)
-from gateway.simserver.binance.limits import check_ws_signed
-from gateway.simserver.binance.market_rest import book_ticker_rows, price_ticker_rows
 from gateway.simserver.binance.orders_render import UserReports
-from gateway.simserver.binance.render import depth_snapshot
 from gateway.simserver.binance.rest import ApiError
-from gateway.simserver.binance.trading import amend, cancel, cancel_algo, place, place_algo, query
+from gateway.simserver.binance.wsapi import ORDER_WRITES, call
 from gateway.venues.sim.records import EngineEvent
 
 if TYPE_CHECKING:
     from gateway.simserver.binance.server import BinanceDialect
 
-__all__ = ["UserHub"]
+__all__ = ["UserHub", "WsConnection"]
 
 log = structlog.get_logger("gateway.simserver.binance.userhub")
 
 LISTEN_KEY_TTL_MS = 60 * 60_000
-# ws-fapi's signed methods (fact sheet §5) -> the REST operation answering them.
-WS_FAPI = {"order.place": place, "order.cancel": cancel, "order.modify": amend, "order.status": query,
-           "algoOrder.place": place_algo, "algoOrder.cancel": cancel_algo,
-           "account.balance": futures_balance, "v2/account.balance": futures_balance,
-           "account.position": position_risk_v2, "v2/account.position": position_risk_v3,
-           "account.status": futures_account, "v2/account.status": futures_account}
-WS_FAPI_ORDER_WRITES = frozenset({"order.place", "order.modify", "algoOrder.place"})  # count as ORDERS
-_USDM_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
 
 @dataclass(slots=True)
@@ -69,13 +52,16 @@ class _Key:
 
 
 @dataclass(eq=False)
-class _Conn:
+class WsConnection:
     ws: web.WebSocketResponse
     request: web.Request
     kind: str  # private | spot | usdm
     key: str | None = None  # private: its listenKey
     combined: bool = False
     subscriptions: dict[int, str] = field(default_factory=dict)  # spot: subscription id -> api key
+    logon_key: str | None = None  # WebSocket API: the key of session.logon (Ed25519), if any
+    logon_since: int | None = None
+    connected_since: int = 0
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(10_000))
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -85,9 +71,10 @@ class UserHub:
 
     def __init__(self, dialect: BinanceDialect):
         self._d = dialect
+        self.dialect = dialect
         self.keys: dict[str, _Key] = {}
         self._active: dict[str, str] = {}  # api key -> its listenKey
-        self.conns: set[_Conn] = set()
+        self.conns: set[WsConnection] = set()
         self._next_sub = 0
         self.reports = UserReports(lambda s: dialect.market_of_symbol(s) == "usdm", dialect.native_of)
         self.delivered = 0
@@ -202,23 +189,23 @@ class UserHub:
             await self._close(conn)
         return conn.ws
 
-    async def _open(self, request: web.Request, kind: str, ping_s: float | None) -> _Conn:
+    async def _open(self, request: web.Request, kind: str, ping_s: float | None) -> WsConnection:
         ws = web.WebSocketResponse(heartbeat=ping_s, autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = _Conn(ws, request, kind)
+        conn = WsConnection(ws, request, kind, connected_since=self._d.now_ms())
         self.conns.add(conn)
         writer = asyncio.create_task(self._write(conn), name="binance-dialect-user-writer")
         conn.tasks.add(writer)
         return conn
 
-    async def _close(self, conn: _Conn) -> None:
+    async def _close(self, conn: WsConnection) -> None:
         self.conns.discard(conn)
         for task in list(conn.tasks):
             task.cancel()
         if conn.tasks:
             await asyncio.wait(list(conn.tasks))
 
-    def _send(self, conn: _Conn, text: str) -> None:
+    def _send(self, conn: WsConnection, text: str) -> None:
         try:
             conn.queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -226,7 +213,7 @@ class UserHub:
             if transport is not None:
                 transport.abort()
 
-    async def _write(self, conn: _Conn) -> None:
+    async def _write(self, conn: WsConnection) -> None:
         while True:
             text = await conn.queue.get()
             if conn.ws.closed:
@@ -237,14 +224,14 @@ class UserHub:
                 return
             self.delivered += 1
 
-    async def _answer(self, conn: _Conn, text: str) -> None:
+    async def _answer(self, conn: WsConnection, text: str) -> None:
         rid: Any = None
         try:
             request = orjson.loads(text)
             rid, method, params = request.get("id"), request.get("method"), request.get("params") or {}
-            body = await self._call(conn, str(method), params)
+            body = await call(self, conn, str(method), params)
             limits = self._d.order_counters[conn.kind].rate_limits(self._d.now_ms()) \
-                if method in WS_FAPI_ORDER_WRITES else []
+                if method in ORDER_WRITES[conn.kind] else []
             answer: dict[str, Any] = {"id": rid, "status": 200, "result": body, "rateLimits": limits}
         except ApiError as exc:
             answer = {"id": rid, "status": exc.status, "error": {"code": exc.code, "msg": exc.msg}}
@@ -252,60 +239,25 @@ class UserHub:
             answer = {"id": rid, "status": 400, "error": {"code": -1102, "msg": "Invalid request."}}
         self._send(conn, orjson.dumps(answer).decode())
 
-    async def _call(self, conn: _Conn, method: str, params: dict[str, Any]) -> Any:
-        d = self._d
-        if method == "ping":
-            return {}
-        if method == "time":
-            return {"serverTime": d.now_ms()}
-        if method.startswith("userDataStream.") and method != "userDataStream.subscribe.signature" \
-                and conn.kind == "usdm":  # ws-fapi listenKey management: apiKey only
-            api_key = params.get("apiKey")
-            if api_key not in d.keys:
-                raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
-            verb = {"userDataStream.start": "POST", "userDataStream.ping": "PUT", "userDataStream.stop": "DELETE"}
-            if method not in verb:
-                raise ApiError(400, -1102, f"Unknown method {method}.")
-            return self.listen_key(verb[method], str(api_key))
-        if conn.kind == "spot" and method == "userDataStream.unsubscribe":
-            wanted = params.get("subscriptionId")
-            for sid in [s for s in conn.subscriptions if wanted is None or s == wanted]:
-                del conn.subscriptions[sid]
-                self._send(conn, orjson.dumps({"subscriptionId": sid, "event": {
-                    "e": "eventStreamTerminated", "E": d.now_ms()}}).decode())
-            return {}
-        if conn.kind == "usdm" and method in ("depth", "ticker.price", "ticker.book"):  # public (§5)
-            return self._market(method, params)
-        check = check_ws_signed(params, d.keys, d.now_ms())
-        if check.code:
-            raise ApiError(401 if check.code == -2015 else 400, check.code, check.msg)
-        if conn.kind == "spot" and method == "userDataStream.subscribe.signature":
-            if str(params["apiKey"]) in conn.subscriptions.values():
-                raise ApiError(400, -2035, "User Data Stream subscription already active.")
-            self._next_sub += 1
-            conn.subscriptions[self._next_sub] = str(params["apiKey"])
-            return {"subscriptionId": self._next_sub}
-        op = WS_FAPI.get(method) if conn.kind == "usdm" else None
-        if op is None:
-            raise ApiError(400, -1102, f"Unknown method {method}.")
-        values = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
-        if method in WS_FAPI_ORDER_WRITES:
-            d.count_orders("usdm", 1)  # -1015 over the account's ORDERS limits
-        return await op(d, "usdm", values)
+    # --- spot user-data subscriptions (`wsapi.call`) ------------------------------------------------
 
-    def _market(self, method: str, params: dict[str, Any]) -> Any:
-        d = self._d
-        wanted = params.get("symbol")
-        if method == "ticker.price":
-            return price_ticker_rows(d, "usdm", str(wanted) if wanted else None)
-        if method == "ticker.book":
-            return book_ticker_rows(d, "usdm", str(wanted) if wanted else None)
-        if not wanted:
-            raise ApiError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
-        symbol = d.symbol_of("usdm", str(wanted))
-        limit = params.get("limit", 500)
-        if limit not in _USDM_DEPTH_LIMITS:
-            raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'; legal range is "
-                                       "'5, 10, 20, 50, 100, 500, 1000'.")
-        last_id, bids, asks = d.feeds[symbol].snapshot(int(limit))
-        return depth_snapshot(last_id, bids, asks, True, d.now_ms())
+    def subscribe(self, conn: WsConnection, api_key: str) -> int:
+        """Subscribe `conn` to `api_key`'s events; return the subscription id. Raises -2035 if it already is."""
+        if api_key in conn.subscriptions.values():
+            raise ApiError(400, -2035, "User Data Stream subscription already active.")
+        self._next_sub += 1
+        conn.subscriptions[self._next_sub] = api_key
+        return self._next_sub
+
+    def unsubscribe(self, conn: WsConnection, subscription_id: object) -> None:
+        """End `subscription_id` (None: all) of `conn`, each with ``eventStreamTerminated``."""
+        for sid in [s for s in conn.subscriptions if subscription_id is None or s == subscription_id]:
+            del conn.subscriptions[sid]
+            self._send(conn, orjson.dumps({"subscriptionId": sid, "event": {
+                "e": "eventStreamTerminated", "E": self._d.now_ms()}}).decode())
+
+    def end_logon_subscription(self, conn: WsConnection) -> None:
+        """``session.logout``: end the subscription of the logged-on key (§3.2)."""
+        for sid, key in list(conn.subscriptions.items()):
+            if key == conn.logon_key:
+                self.unsubscribe(conn, sid)

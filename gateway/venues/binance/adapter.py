@@ -6,10 +6,12 @@ the host budget, the ORDERS limits of the account's), opens the market streams a
 - the snapshot worker, which loads a REST depth snapshot for every book that wants one (at start, after
   a gap, after a reconnect) and hands it to the book's `BookSync`;
 - the user stream (`userdata`: usdm listenKey stream, spot WebSocket-API subscription) and its watchdog;
-- with ``orders_over_ws`` (usdm), the ws-fapi connection orders go over (`wsapi.WsOrders`);
+- with ``orders_over_ws``, the WebSocket API connection orders go over (`wsapi.WsOrders`: usdm ws-fapi,
+  spot ws-api; Ed25519 keys log it on with ``session.logon``);
 - the upkeep task: server-time re-sync and exchangeInfo refresh.
 
-Trading calls go to `execution.BinanceExecution` (REST), or to ws-fapi when it is configured and open.
+Trading calls go to `execution.BinanceExecution` (REST), or to the WebSocket API when it is configured and
+open.
 
 State: `OPEN` once every connection is open; `RECONNECTING` (told to the sink) while any is down (the
 market service then polls REST; when the session is `OPEN` again, the order service reconciles, which
@@ -27,11 +29,11 @@ import aiohttp
 import structlog
 
 from gateway.core.clock import Clock
-from gateway.core.enums import ConnectionState, MarginType
+from gateway.core.enums import ConnectionState
 from gateway.core.errors import ErrorCode, GatewayError, LookupFailed
-from gateway.core.events import Balance, Depth, Fill, Kline, MarketEvent, OrderUpdate, Position, Ticker, Trade
+from gateway.core.events import Depth, Kline, OrderUpdate, Ticker, Trade
 from gateway.core.instruments import Instrument
-from gateway.core.ports import Capabilities, OrderRequest, VenueSink
+from gateway.core.ports import Capabilities, VenueSink
 from gateway.venues.binance.auth import Ed25519Signer, HmacSigner, Signer
 from gateway.venues.binance.book import BookSync
 from gateway.venues.binance.config import BinanceSettings
@@ -44,9 +46,12 @@ from gateway.venues.binance.trading import CLIENT_ID_ALPHABET
 from gateway.venues.binance.user_parse import AlgoLinks
 from gateway.venues.binance.userdata import FuturesUserStream, SpotUserStream, UserEvents, UserStream
 from gateway.venues.binance.wsapi import WsOrders
+from gateway.venues.common.delegation import TradingDelegation
 from gateway.venues.common.http import HttpClient
 from gateway.venues.common.ratelimit import ORDERS, WEIGHT, HostBudgets, RateLimit
 from gateway.venues.common.retry import Backoff
+from gateway.venues.common.sink import NullSink
+from gateway.venues.common.tasks import SessionTasks
 from gateway.venues.common.timesync import TimeOffset
 
 __all__ = ["BinanceAdapter"]
@@ -54,18 +59,7 @@ __all__ = ["BinanceAdapter"]
 _Part = TypeVar("_Part")
 
 
-class _NullSink:
-    def on_market(self, event: MarketEvent) -> None:
-        pass
-
-    def on_user(self, event: object) -> None:
-        pass
-
-    def on_connection(self, venue: str, state: ConnectionState, reason: str | None = None) -> None:
-        pass
-
-
-class BinanceAdapter:
+class BinanceAdapter(TradingDelegation):
     """One Binance market (spot or usdm) as a venue session.
 
     Args:
@@ -98,11 +92,10 @@ class BinanceAdapter:
         self._rng = rng or random.Random()
         self._urls = settings.resolved_urls
         self._usdm = settings.market == "usdm"
-        self._sink: VenueSink = _NullSink()
+        self._sink: VenueSink = NullSink()
         self._state = ConnectionState.CLOSED
         self._instruments: dict[str, Instrument] = {}
         self._symbols = SymbolMap([])
-        self._tasks: list[asyncio.Task[None]] = []
         self.data: MarketData | None = None
         self.offset = TimeOffset()
         self.rest: BinanceRest | None = None
@@ -116,6 +109,7 @@ class BinanceAdapter:
             client_order_id_alphabet=settings.client_order_id_alphabet or CLIENT_ID_ALPHABET[settings.market],
         )
         self._log = structlog.get_logger("gateway.venues.binance").bind(venue=name, market=settings.market)
+        self._tasks = SessionTasks(self._log, "binance.task_failed", self._on_task_failed)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -185,26 +179,18 @@ class BinanceAdapter:
                        streams={c: st.url().split("?")[0] for c, st in self.data.streams.items()})
 
     async def _stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._tasks.cancel_all()
         if self._session is not None and self._given_session is None:
             await self._session.close()
         self._session = None
         self._state = ConnectionState.CLOSED
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.spawn(coro, name)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("binance.task_failed", task=task.get_name(), exc_info=task.exception())
-            if self._state is not ConnectionState.CLOSED:
-                self._set_state(ConnectionState.RECONNECTING, f"{task.get_name()} failed")
+    def _on_task_failed(self, name: str) -> None:
+        if self._state is not ConnectionState.CLOSED:
+            self._set_state(ConnectionState.RECONNECTING, f"{name} failed")
 
     def _start_user_data(self) -> None:
         s, signer = self.settings, self._signer()
@@ -216,14 +202,14 @@ class BinanceAdapter:
         if self._usdm:
             self.user = FuturesUserStream(self.name, s, self._urls.stream_private, self.rest, events, self._clock,
                                           self._on_stream_state, self._rng)
-            if s.orders_over_ws:
-                self.ws_orders = WsOrders(self.name, s, self._urls.ws_api, s.api_key.get_secret_value(), signer,
-                                          self.offset, self.execution, self._clock, self._rng)
-                self._spawn(self.ws_orders.run(), f"binance-ws-fapi:{self.name}")
         else:
             self.user = SpotUserStream(self.name, s, self._urls.ws_api, s.api_key.get_secret_value(), signer,
                                        self.offset, events, self._clock, self._on_stream_state, self._rng,
                                        resync_time=self.rest.sync_time)
+        if s.orders_over_ws:  # its own connection (usdm ws-fapi; spot ws-api, beside the user-data one)
+            self.ws_orders = WsOrders(self.name, s, self._urls.ws_api, s.api_key.get_secret_value(), signer,
+                                      self.offset, self.execution, self._clock, self._rng)
+            self._spawn(self.ws_orders.run(), f"binance-ws-api:{self.name}")
         self._spawn(self.user.run(), f"binance-user:{self.name}")
 
     def status(self) -> dict[str, Any]:
@@ -340,44 +326,13 @@ class BinanceAdapter:
     def _exec(self) -> BinanceExecution:
         return self._running(self.execution)
 
-    async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        return await self._orders().place_order(request)
+    # `TradingDelegation` forwards the VenueAdapter calls: orders to `_orders()`, the rest to the execution.
 
-    async def cancel_order(self, symbol: str, order_id: str | None = None,
-                           client_order_id: str | None = None) -> OrderUpdate:
-        return await self._orders().cancel_order(symbol, order_id, client_order_id)
+    def _order_calls(self) -> BinanceExecution | WsOrders:
+        return self._orders()
 
-    async def cancel_all(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._exec().cancel_all(symbol)
-
-    async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
-                          qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
-        return await self._orders().amend_order(symbol, order_id, client_order_id, qty, price)
-
-    async def get_order(self, symbol: str, order_id: str | None = None,
-                        client_order_id: str | None = None) -> OrderUpdate | None:
-        return await self._orders().get_order(symbol, order_id, client_order_id)
-
-    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        return await self._exec().open_orders(symbol)
-
-    async def orders_since(self, since_ms: int) -> list[OrderUpdate]:
-        return await self._exec().orders_since(since_ms)
-
-    async def fills_since(self, since_ms: int) -> list[Fill]:
-        return await self._exec().fills_since(since_ms)
-
-    async def balances(self) -> list[Balance]:
-        return await self._exec().balances()
-
-    async def positions(self) -> list[Position]:
-        return await self._exec().positions()
-
-    async def set_leverage(self, symbol: str, leverage: int) -> dict[str, object]:
-        return await self._exec().set_leverage(symbol, leverage)
-
-    async def set_margin_type(self, symbol: str, margin_type: MarginType) -> dict[str, object]:
-        return await self._exec().set_margin_type(symbol, margin_type)
+    def _account_calls(self) -> BinanceExecution:
+        return self._exec()
 
     async def adjust_position_margin(self, symbol: str, amount: Decimal, add: bool) -> dict[str, object]:
         """usdm: add margin to (``add``) or take it from an isolated position (``/fapi/v1/positionMargin``)."""
@@ -386,10 +341,6 @@ class BinanceAdapter:
     async def cancel_orders(self, symbol: str, order_ids: list[str]) -> list[OrderUpdate]:
         """usdm: cancel orders by id through the batch endpoint; return each canceled order as answered."""
         return await self._exec().cancel_orders(symbol, order_ids)
-
-    async def raw_request(self, http_method: str, path: str, params: dict[str, Any]) -> Any:
-        """`RawVenue`: forward a call to Binance's REST API through the signed client (``venue.raw``)."""
-        return await self._exec().raw_request(http_method, path, params)
 
     def _orders(self) -> BinanceExecution | WsOrders:
         # Order calls go over ws-fapi when configured and connected; REST otherwise (the fallback).

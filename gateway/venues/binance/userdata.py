@@ -8,7 +8,8 @@ POSTs first, so a key that expired while the connection was down is replaced bef
 
 spot (§3.2): the listenKey is retired; the WebSocket API connection subscribes with
 ``userDataStream.subscribe.signature`` (apiKey, timestamp, signature over the sorted params: §1.4; any key
-type, so Ed25519 keys need no ``session.logon``) and events come as ``{"subscriptionId", "event"}``.
+type), or, with an Ed25519 key (and ``ws_session_logon``), ``session.logon`` then ``userDataStream.subscribe``
+(§1.5, §3.2 option A); events come as ``{"subscriptionId", "event"}``.
 ``eventStreamTerminated`` renews the connection.
 
 Both report `OPEN` / `RECONNECTING` as connection ``user``; the session tells the gateway, whose order
@@ -56,6 +57,7 @@ from gateway.venues.binance.user_schemas import (
     StreamTerminated,
     decode_user_event,
 )
+from gateway.venues.binance.wslogon import logon_request, session_logon, uses_session_logon
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.timesync import TimeOffset
 from gateway.venues.common.ws import ResilientWebSocket
@@ -321,6 +323,7 @@ class SpotUserStream(UserStream):
         self._ids = itertools.count(1)
         self._renew = asyncio.Event()
         self.subscription_id: int | None = None
+        self.logons = 0
 
     def url(self) -> str:
         return self._url
@@ -332,12 +335,19 @@ class SpotUserStream(UserStream):
             tg.create_task(self._renewer(), name=f"binance-user-renew:{self._venue}")
 
     async def _opened(self, ws: ClientConnection) -> None:
-        params: dict[str, object] = {"apiKey": self._api_key,
-                                     "timestamp": self._offset.server_now(self._clock.now_ms()),
-                                     "recvWindow": self._settings.recv_window_ms}
+        now = self._offset.server_now(self._clock.now_ms())
         rid = f"sub-{next(self._ids)}"
-        request = {"id": rid, "method": "userDataStream.subscribe.signature",
-                   "params": sign_ws_params(params, self._signer)}
+        if uses_session_logon(self._signer, self._settings.ws_session_logon):  # Ed25519: logon, then subscribe
+            logon = logon_request(f"logon-{next(self._ids)}", self._api_key, self._signer, now,
+                                  self._settings.recv_window_ms)
+            await session_logon(ws, logon, self._venue, self._settings.ws_api_timeout_s, self._on_frame)
+            self.logons += 1
+            request: dict[str, Any] = {"id": rid, "method": "userDataStream.subscribe"}
+        else:
+            params: dict[str, object] = {"apiKey": self._api_key, "timestamp": now,
+                                         "recvWindow": self._settings.recv_window_ms}
+            request = {"id": rid, "method": "userDataStream.subscribe.signature",
+                       "params": sign_ws_params(params, self._signer)}
         await ws.send(orjson.dumps(request).decode())
         async with asyncio.timeout(self._settings.ws_api_timeout_s):
             while True:

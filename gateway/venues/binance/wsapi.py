@@ -1,15 +1,17 @@
-"""USD-M futures orders over the WebSocket API (ws-fapi, fact sheet §5), REST as the fallback.
+"""Orders over the WebSocket API, REST as the fallback: USD-M ws-fapi and spot ws-api (fact sheet §5).
 
-One connection to ``ws_api`` (``wss://ws-fapi.binance.com/ws-fapi/v1``). Each request is
-``{"id", "method", "params"}`` signed on its own (HMAC keys cannot ``session.logon``: §1.5): params plus
-``apiKey`` and ``timestamp``, sorted by name, signed (§1.4); decimals travel as JSON strings, integers as
-JSON integers. Answers ``{"id", "status", "result" | "error"}`` are matched by id.
+One connection to ``ws_api`` (``wss://ws-fapi.binance.com/ws-fapi/v1``, or spot
+``wss://ws-api.binance.com:443/ws-api/v3``). Each request is ``{"id", "method", "params"}``. HMAC keys sign
+each one (params plus ``apiKey`` and ``timestamp``, sorted by name: §1.4); with an Ed25519 key the
+connection logs on once (``session.logon``, `wslogon`) and requests then carry only ``timestamp`` (§1.5).
+Decimals travel as JSON strings, integers as JSON integers. Answers ``{"id", "status", "result" | "error"}``
+are matched by id.
 
-Methods: ``order.place``, ``order.cancel``, ``order.modify``, ``order.status``, ``algoOrder.place``,
-``algoOrder.cancel``. Outcomes follow `execution`: a refusal is `VenueRejected` (Binance's code); a write
-whose answer does not come (timeout, or the connection dropped after sending) is `VenueTimeout`
-(unknown); a call that could not be sent (not connected) goes over REST instead. Everything else
-(lists, account, leverage, ...) is REST.
+Methods: ``order.place``, ``order.cancel``, ``order.status`` (both markets); usdm also ``order.modify``,
+``algoOrder.place``, ``algoOrder.cancel``. Outcomes follow `execution`: a refusal is `VenueRejected`
+(Binance's code); a write whose answer does not come (timeout, or the connection dropped after sending)
+is `VenueTimeout` (unknown); a call that could not be sent (not connected) goes over REST instead.
+Everything else (lists, account, leverage, spot amends ...) is REST.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import orjson
 import structlog
+from websockets.asyncio.client import ClientConnection
 
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState
@@ -34,9 +37,17 @@ from gateway.venues.binance.config import BinanceSettings
 from gateway.venues.binance.enums import SIDE
 from gateway.venues.binance.execution import NO_SUCH_ORDER, UNKNOWN_OUTCOME, BinanceExecution
 from gateway.venues.binance.instruments import interval_ms
-from gateway.venues.binance.trading import algo_id_of, amend_params, check_client_id, order_ref, place_call
+from gateway.venues.binance.trading import (
+    CLIENT_ID_ALPHABET,
+    algo_id_of,
+    amend_params,
+    check_client_id,
+    order_ref,
+    place_call,
+)
 from gateway.venues.binance.user_parse import algo_order_update, rest_order_update
 from gateway.venues.binance.user_schemas import AlgoOrder, RestOrder, decode
+from gateway.venues.binance.wslogon import logon_request, session_logon, uses_session_logon
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.timesync import TimeOffset
 from gateway.venues.common.ws import ResilientWebSocket
@@ -45,7 +56,7 @@ __all__ = ["WsOrders"]
 
 
 class WsOrders:
-    """The ws-fapi order session of one usdm venue (see the module docstring)."""
+    """The WebSocket API order session of one venue, spot or usdm (see the module docstring)."""
 
     def __init__(self, venue: str, settings: BinanceSettings, url: str, api_key: str, signer: Signer,
                  offset: TimeOffset, execution: BinanceExecution, clock: Clock, rng: random.Random):
@@ -56,13 +67,19 @@ class WsOrders:
         self._offset = offset
         self._rest = execution
         self._clock = clock
+        self._market = settings.market
+        self._usdm = settings.market == "usdm"
+        self._logon = uses_session_logon(signer, settings.ws_session_logon)
+        self.logged_on = False
+        self.logons = 0
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.requests = 0
         self.fallbacks = 0
         self._log = structlog.get_logger("gateway.venues.binance.wsapi").bind(venue=venue)
         self.connection = ResilientWebSocket(
-            f"{venue}:ws-fapi", venue, lambda: url, self._on_raw, on_state=self._on_state,
+            f"{venue}:ws-api", venue, lambda: url, self._on_raw, on_state=self._on_state,
+            on_open=self._opened if self._logon else None,
             backoff=Backoff(settings.backoff_base_s, settings.backoff_cap_s, floor_s=min(0.05, settings.backoff_base_s)),
             rng=rng, ping_interval_s=settings.ws_ping_interval_s, ping_timeout_s=settings.ws_ping_timeout_s,
             open_timeout_s=settings.request_timeout_s, max_age_s=settings.ws_max_age_s,
@@ -77,14 +94,23 @@ class WsOrders:
 
     def status(self) -> dict[str, Any]:
         return {"open": self.is_open, "requests": self.requests, "fallbacks_to_rest": self.fallbacks,
-                "in_flight": len(self._pending)}
+                "in_flight": len(self._pending), "session_logon": self._logon, "logons": self.logons}
+
+    async def _opened(self, ws: ClientConnection) -> None:
+        # Ed25519: log the fresh connection on before it is reported open (requests then go unsigned).
+        request = logon_request(f"logon-{next(self._ids)}", self._api_key, self._signer,
+                                self._offset.server_now(self._clock.now_ms()), self._settings.recv_window_ms)
+        await session_logon(ws, request, self.venue, self._settings.ws_api_timeout_s)
+        self.logged_on = True
+        self.logons += 1
 
     # --- orders -------------------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderUpdate:
-        check_client_id(request.client_order_id, self._settings.client_order_id_alphabet or r".A-Z:/a-z0-9_-",
+        check_client_id(request.client_order_id,
+                        self._settings.client_order_id_alphabet or CLIENT_ID_ALPHABET[self._market],
                         self._settings.client_order_id_max_len)
-        call = place_call(request, self._rest.native(request.symbol), "usdm",
+        call = place_call(request, self._rest.native(request.symbol), self._market,
                           working_type=self._settings.working_type, price_protect=self._settings.price_protect)
         method = "algoOrder.place" if call.algo else "order.place"
         try:
@@ -93,21 +119,24 @@ class WsOrders:
             return await self._rest.place_order(request)
         if call.algo:
             return algo_order_update(decode(AlgoOrder, result), self.venue, request.symbol, self._clock.now_ms())
-        return rest_order_update(decode(RestOrder, result), self.venue, request.symbol, "usdm", self._clock.now_ms())
+        return rest_order_update(decode(RestOrder, result), self.venue, request.symbol, self._market,
+                                 self._clock.now_ms())
 
     async def cancel_order(self, symbol: str, order_id: str | None = None,
                            client_order_id: str | None = None) -> OrderUpdate:
-        if algo_id_of(order_id) is not None or order_id is None:  # algo orders, or maybe one: REST knows both
+        if algo_id_of(order_id) is not None or (self._usdm and order_id is None):  # usdm: maybe an algo order
             return await self._rest.cancel_order(symbol, order_id, client_order_id)
         try:
             result = await self.request("order.cancel", [("symbol", self._rest.native(symbol)),
                                                          *order_ref(order_id, client_order_id)], write=True)
         except _NotSent:
             return await self._rest.cancel_order(symbol, order_id, client_order_id)
-        return rest_order_update(decode(RestOrder, result), self.venue, symbol, "usdm", self._clock.now_ms())
+        return rest_order_update(decode(RestOrder, result), self.venue, symbol, self._market, self._clock.now_ms())
 
     async def amend_order(self, symbol: str, order_id: str | None = None, client_order_id: str | None = None,
                           qty: Decimal | None = None, price: Decimal | None = None) -> OrderUpdate:
+        if not self._usdm:  # spot has no amend (REST answers NOT_SUPPORTED)
+            return await self._rest.amend_order(symbol, order_id, client_order_id, qty, price)
         current = await self.get_order(symbol, order_id, client_order_id)
         if current is None or algo_id_of(current.order_id) is not None or current.price is None:
             return await self._rest.amend_order(symbol, order_id, client_order_id, qty, price)
@@ -117,7 +146,7 @@ class WsOrders:
             result = await self.request("order.modify", params, write=True)
         except _NotSent:
             return await self._rest.amend_order(symbol, order_id, client_order_id, qty, price)
-        return rest_order_update(decode(RestOrder, result), self.venue, symbol, "usdm", self._clock.now_ms())
+        return rest_order_update(decode(RestOrder, result), self.venue, symbol, self._market, self._clock.now_ms())
 
     async def get_order(self, symbol: str, order_id: str | None = None,
                         client_order_id: str | None = None) -> OrderUpdate | None:
@@ -132,7 +161,7 @@ class WsOrders:
             if exc.venue_code in NO_SUCH_ORDER:  # maybe an algo order (by client id), or none: REST decides
                 return await self._rest.get_order(symbol, order_id, client_order_id)
             raise
-        update = rest_order_update(decode(RestOrder, result), self.venue, symbol, "usdm", self._clock.now_ms())
+        update = rest_order_update(decode(RestOrder, result), self.venue, symbol, self._market, self._clock.now_ms())
         return self._rest.links.rewrite(update)  # type: ignore[return-value]
 
     # --- requests -----------------------------------------------------------------------------------
@@ -150,13 +179,15 @@ class WsOrders:
         if method in _ORDER_WRITES:  # the account's ORDERS budget is shared with REST (refused: not sent)
             await rest.take_orders(1)
         values: dict[str, object] = {k: _wire(k, v) for k, v in params if v is not None}
-        values["apiKey"] = self._api_key
         values["timestamp"] = self._offset.server_now(self._clock.now_ms())
         values["recvWindow"] = self._settings.recv_window_ms
+        if not self.logged_on:  # signed on its own (HMAC keys always; Ed25519 without session.logon)
+            values["apiKey"] = self._api_key
+            values = sign_ws_params(values, self._signer)
         rid = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
-        text = orjson.dumps({"id": rid, "method": method, "params": sign_ws_params(values, self._signer)}).decode()
+        text = orjson.dumps({"id": rid, "method": method, "params": values}).decode()
         try:
             try:
                 await self.connection.send(text)
@@ -207,7 +238,8 @@ class WsOrders:
             future.set_result(frame)
 
     def _on_state(self, state: ConnectionState, reason: str | None) -> None:
-        if state is not ConnectionState.OPEN:  # answers in flight are lost with the connection
+        if state is not ConnectionState.OPEN:  # answers in flight (and the logon) are lost with the connection
+            self.logged_on = False
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError(reason or "ws-fapi dropped"))

@@ -119,7 +119,7 @@ async def test_the_watchdog_flags_a_silent_user_stream(action: str) -> None:
             assert adapter.user.silent and adapter.state is ConnectionState.OPEN
 
 
-@pytest.mark.parametrize(("market", "over_ws"), [("spot", False), ("usdm", False), ("usdm", True)])
+@pytest.mark.parametrize(("market", "over_ws"), [("spot", False), ("spot", True), ("usdm", False), ("usdm", True)])
 async def test_a_dropped_order_ack_is_a_timeout_then_the_true_state_once(market: str, over_ws: bool) -> None:
     async with session(market, request_timeout_s=1.0, orders_over_ws=over_ws, ws_api_timeout_s=1.0) as (
             dialect, adapter, sink):
