@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(BIN)/gateway run --config $(CONFIG)
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.fanout
