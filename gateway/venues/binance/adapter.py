@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
@@ -48,6 +48,7 @@ from gateway.venues.binance.userdata import FuturesUserStream, SpotUserStream, U
 from gateway.venues.binance.wsapi import WsOrders
 from gateway.venues.common.delegation import TradingDelegation
 from gateway.venues.common.http import HttpClient
+from gateway.venues.common.lifecycle import HttpSessionLifecycle
 from gateway.venues.common.ratelimit import ORDERS, WEIGHT, HostBudgets, RateLimit
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.sink import NullSink
@@ -59,7 +60,7 @@ __all__ = ["BinanceAdapter"]
 _Part = TypeVar("_Part")
 
 
-class BinanceAdapter(TradingDelegation):
+class BinanceAdapter(HttpSessionLifecycle, TradingDelegation):
     """One Binance market (spot or usdm) as a venue session.
 
     Args:
@@ -70,6 +71,8 @@ class BinanceAdapter(TradingDelegation):
         session: an aiohttp session to use (None: the adapter opens and closes its own).
         rng: jitter source (tests pass a seeded one).
     """
+
+    _stopped_event = "binance.stopped"
 
     kind = "binance"
 
@@ -130,21 +133,6 @@ class BinanceAdapter(TradingDelegation):
     def book(self, symbol: str) -> BookSync | None:
         """Return the local book keeper of `symbol` (for status, tests and benchmarks)."""
         return self.data.books.get(symbol) if self.data is not None else None
-
-    async def __aenter__(self) -> Self:
-        self._state = ConnectionState.CONNECTING
-        self._session = self._given_session or aiohttp.ClientSession()
-        try:
-            await self._start()
-        except BaseException:
-            await self._stop()
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._stop()
-        self._sink.on_connection(self.name, ConnectionState.CLOSED)
-        self._log.info("binance.stopped")
 
     async def _start(self) -> None:
         s = self.settings

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 import structlog
@@ -28,6 +28,7 @@ from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, VenueSink
 from gateway.venues.common.delegation import TradingDelegation
 from gateway.venues.common.http import HttpClient
+from gateway.venues.common.lifecycle import HttpSessionLifecycle
 from gateway.venues.common.ratelimit import HostBudgets
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.sink import NullSink
@@ -47,7 +48,7 @@ from gateway.venues.okx.userdata import UserData
 __all__ = ["OkxAdapter"]
 
 
-class OkxAdapter(TradingDelegation):
+class OkxAdapter(HttpSessionLifecycle, TradingDelegation):
     """One OKX market (spot or swap) as a venue session.
 
     Args:
@@ -58,6 +59,8 @@ class OkxAdapter(TradingDelegation):
         session: an aiohttp session to use (None: the adapter opens and closes its own).
         rng: jitter source (tests pass a seeded one).
     """
+
+    _stopped_event = "okx.stopped"
 
     kind = "okx"
 
@@ -105,21 +108,6 @@ class OkxAdapter(TradingDelegation):
 
     def bind(self, sink: VenueSink) -> None:
         self._sink = sink
-
-    async def __aenter__(self) -> Self:
-        self._state = ConnectionState.CONNECTING
-        self._session = self._given_session or aiohttp.ClientSession()
-        try:
-            await self._start()
-        except BaseException:
-            await self._stop()
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._stop()
-        self._sink.on_connection(self.name, ConnectionState.CLOSED)
-        self._log.info("okx.stopped")
 
     async def _start(self) -> None:
         s = self.settings
