@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 import structlog
+import structlog.tracebacks
 
 __all__ = ["configure_logging", "SecretRedactor"]
 
@@ -87,7 +88,11 @@ def configure_logging(
     ]
     renderer: Any
     if fmt == "json":
-        tail: list[Any] = [structlog.processors.dict_tracebacks, redactor]
+        # Structured tracebacks without frame locals: a local may hold a secret made at runtime (a signature,
+        # an auth token, a listen key in a URL) that the redactor cannot know by name or value.
+        tracebacks = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        tail: list[Any] = [tracebacks, redactor]
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     else:
         tail = [structlog.processors.format_exc_info, redactor]

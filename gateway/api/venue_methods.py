@@ -8,6 +8,8 @@ external orders (listed, never adopted). That is why the method needs the `raw` 
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -23,8 +25,22 @@ __all__ = ["RawParams", "register_venue_methods"]
 
 log = structlog.get_logger("gateway.api.venue")
 
-Scalar = str | int | float | bool | None
+# No floats: a number for a venue is a string (or an integer), never a binary fraction; the JSON decoder's
+# floats are turned back into the decimal text the client sent.
+Scalar = str | int | bool | None
 ParamValue = Scalar | list[Scalar] | dict[str, Any]
+
+
+def _no_floats(value: Any) -> Any:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a number must be finite")
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, list):
+        return [_no_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_floats(v) for k, v in value.items()}
+    return value
 
 
 class RawParams(Params):
@@ -37,6 +53,11 @@ class RawParams(Params):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _decimal_text(cls, value: object) -> object:
+        return _no_floats(value) if isinstance(value, dict) else value
 
     @field_validator("path")
     @classmethod

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -145,7 +146,7 @@ class ResilientWebSocket:
                     self._log.error("ws.connect_failed", url=_safe(url), reason=verdict.reason)
                     raise VenueUnavailable(f"{self.name}: cannot connect ({verdict.reason})", venue=self._venue) from exc
                 self._log.warning("ws.connect_retry", url=_safe(url), attempt=attempt,
-                                  delay_s=round(verdict.after_s, 3), error=repr(exc))
+                                  delay_s=round(verdict.after_s, 3), error=_safe_error(exc))
                 await asyncio.sleep(verdict.after_s)
                 continue
             attempt = 0
@@ -197,3 +198,8 @@ class ResilientWebSocket:
 def _safe(url: str) -> str:
     # Stream URLs carry no secrets, but a listen key is one: log only scheme, host and path.
     return url.split("?", 1)[0]
+
+
+def _safe_error(exc: BaseException) -> str:
+    """`repr(exc)` without query strings: some connect errors quote the whole URI (a listen key in it)."""
+    return re.sub(r"\?[^\s'\"]*", "?…", repr(exc))

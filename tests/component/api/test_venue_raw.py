@@ -97,3 +97,12 @@ async def test_bad_raw_params_are_refused_before_anything_is_sent(bad: dict[str,
         await table().handle(session, services, Request(1, "venue.raw", {"account": "bn", **bad}))
     assert caught.value.code == ErrorCode.INVALID_PARAMS
     assert venue.raw_calls == []
+
+
+async def test_a_float_param_goes_to_the_venue_as_the_decimal_text_sent() -> None:
+    services, session, venue = make(RAW_KEY)
+    params = {"account": "bn", "http_method": "POST", "path": "/fapi/v1/order",
+              "params": {"symbol": "BTCUSDT", "price": 0.1, "quantity": 1e-05, "n": 3, "flags": [2.5]}}
+    await table().handle(session, services, Request(1, "venue.raw", params))
+    (_, _, sent), = venue.raw_calls
+    assert sent == {"symbol": "BTCUSDT", "price": "0.1", "quantity": "0.00001", "n": 3, "flags": ["2.5"]}

@@ -47,3 +47,28 @@ def test_secrets_are_redacted_everywhere() -> None:
     assert "anything" not in text
     assert text.count("***") >= 4
     assert {line["event"] for line in lines(out)} >= {"a", "b", "stdlib says ***"}
+
+
+def test_tracebacks_never_carry_frame_locals() -> None:
+    # A signature or token made at runtime is neither a configured secret nor under a sensitive key name.
+    out = io.StringIO()
+    configure_logging("info", "json", stream=out)
+
+    def sign_and_send() -> None:
+        runtime_token = "tok-9f8e7d6c5b4a"  # noqa: F841 - the local a traceback must not show
+        raise RuntimeError("send failed")
+
+    try:
+        sign_and_send()
+    except RuntimeError:
+        structlog.get_logger("gateway.test").exception("venue.send_failed")
+    (line,) = lines(out)
+    assert line["exception"][0]["exc_type"] == "RuntimeError"  # the traceback is still there
+    assert "tok-9f8e7d6c5b4a" not in out.getvalue()
+
+
+def test_a_connect_error_quoting_a_url_loses_its_query_string() -> None:
+    from gateway.venues.common.ws import _safe_error
+
+    text = _safe_error(ValueError("invalid uri wss://fstream.example/ws?listenKey=lk-secret-123 (bad)"))
+    assert "lk-secret-123" not in text and "wss://fstream.example/ws" in text
