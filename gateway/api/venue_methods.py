@@ -21,7 +21,7 @@ from gateway.api.protocol import Params
 from gateway.core.errors import ErrorCode, GatewayError
 from gateway.core.ports import RawVenue
 
-__all__ = ["RawParams", "register_venue_methods"]
+__all__ = ["RawParams", "no_floats", "register_venue_methods"]
 
 log = structlog.get_logger("gateway.api.venue")
 
@@ -31,15 +31,16 @@ Scalar = str | int | bool | None
 ParamValue = Scalar | list[Scalar] | dict[str, Any]
 
 
-def _no_floats(value: Any) -> Any:
+def no_floats(value: Any) -> Any:
+    """`value` with every float (in lists and mappings too) as its decimal text. Raises ValueError: inf/nan."""
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("a number must be finite")
         return format(Decimal(repr(value)), "f")
     if isinstance(value, list):
-        return [_no_floats(v) for v in value]
+        return [no_floats(v) for v in value]
     if isinstance(value, dict):
-        return {k: _no_floats(v) for k, v in value.items()}
+        return {k: no_floats(v) for k, v in value.items()}
     return value
 
 
@@ -57,7 +58,7 @@ class RawParams(Params):
     @field_validator("params", mode="before")
     @classmethod
     def _decimal_text(cls, value: object) -> object:
-        return _no_floats(value) if isinstance(value, dict) else value
+        return no_floats(value) if isinstance(value, dict) else value
 
     @field_validator("path")
     @classmethod

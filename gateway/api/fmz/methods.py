@@ -32,6 +32,7 @@ from gateway.api.fmz.protocol import (
     trade_rows,
 )
 from gateway.api.session import Principal
+from gateway.api.venue_methods import no_floats
 from gateway.core.enums import MarketType, OrderStatus
 from gateway.core.errors import (
     AccessError,
@@ -258,7 +259,11 @@ async def _raw(call: FmzCall) -> Reply:
         raise GatewayError(
             f"venue {adapter.name!r} (kind {adapter.kind}) has no raw API: {API_PREFIX}<path> calls are not "
             "supported there", code=ErrorCode.NOT_SUPPORTED)
-    answer = await adapter.raw_request(verb, call.method[len(API_PREFIX):], dict(call.params))
+    try:
+        params = no_floats(dict(call.params))  # numbers reach the venue as the decimal text sent
+    except ValueError as exc:
+        raise RequestError(str(exc), code=ErrorCode.INVALID_PARAMS) from None
+    answer = await adapter.raw_request(verb, call.method[len(API_PREFIX):], params)
     return answer, answer
 
 
