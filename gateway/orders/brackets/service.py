@@ -33,10 +33,10 @@ from gateway.market.service import MarketService
 from gateway.orders.brackets.book import BracketBook
 from gateway.orders.brackets.config import BracketsSettings
 from gateway.orders.brackets.ids import parse_client_order_id
-from gateway.orders.brackets.intents import PlaceEntry
+from gateway.orders.brackets.intents import Decision, FireLeg, PlaceEntry
 from gateway.orders.brackets.machine import on_trigger, rearm_intents
 from gateway.orders.brackets.model import Bracket, BracketState, LegName, TriggerSource
-from gateway.orders.brackets.runner import IntentRunner
+from gateway.orders.brackets.runner import Answer, IntentRunner
 from gateway.orders.brackets.views import armed_symbols, fetch_views, oldest_request, price_views
 from gateway.orders.brackets.writer import (
     BracketWriter,
@@ -58,6 +58,7 @@ __all__ = ["BracketService", "PlaceSpec"]
 log = structlog.get_logger("gateway.brackets")
 
 _LOOKBACK_MARGIN_MS = 60_000  # venue clocks and reporting delays
+_FIRE_HOLD_S = 0.25  # at most this long a fire's record waits for its order's first report
 
 
 class BracketService:
@@ -84,10 +85,12 @@ class BracketService:
         self.book = BracketBook()
         self.watched = self.book.watched  # read by the market service's tick hook
         self._writer = BracketWriter(self.book, store, publish, clock)
-        self._runner = IntentRunner(orders, venues, self._writer.put, self._writer.to_report, self.book.strategy.get,
+        self._runner = IntentRunner(orders, venues, self._feed_answer, self._writer.to_report, self.book.strategy.get,
                                     self._venue_reduce_only, pause_before_legs_ms=settings.debug_pause_before_legs_ms)
         self._writer.run_venue_intents = self._runner.submit
         self._position_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # Fires whose record waits for their order to be journaled (see `on_tick`): by the fired order's id.
+        self._held_fires: dict[str, tuple[Bracket, Decision, asyncio.TimerHandle]] = {}
         self._loaded = False
         self._ready = False
         self._started_ms = clock.now_ms()
@@ -167,6 +170,8 @@ class BracketService:
             handle.cancel()
         self._position_timers.clear()
         await self._runner.close(self._settings.stop_timeout_s)
+        for cid in list(self._held_fires):
+            self._release_fire(cid)
         await self._writer.stop(self._settings.stop_timeout_s)
         if self._writer.failed is None:
             try:  # a graceful stop: the triggers were watched until now
@@ -181,6 +186,7 @@ class BracketService:
         if kind == "order":
             bid = self._owner(account, data.get("client_order_id"), data.get("order_id"))
             if bid is not None:
+                self._release_fire(data.get("client_order_id"))  # the fire's record goes first
                 self._writer.put(ReportMessage(bid, self._writer.to_report(data)))
         elif kind == "fill":
             cid = data.get("client_order_id")
@@ -234,7 +240,35 @@ class BracketService:
             if decision.changed:
                 log.info("bracket.fired", bracket_id=bracket_id, leg=str(leg), symbol=event.symbol,
                          trigger_source=bracket.trigger_source.value)
-                self._writer.put(FiredMessage(decision, bracket.to_public()))
+                self._hold_fire(bracket, decision)
+
+    def _hold_fire(self, bracket: Bracket, decision: Decision) -> None:
+        """Persist and publish a fire once its order is journaled (its first report), not while it is.
+
+        The bracket store writing the fired record at the same moment as the order journal writes the fired
+        order made them contend for SQLite's write lock: the journal write, on the trigger-to-venue path,
+        then waited out SQLite's busy sleeps (p99 3 ms against 1 ms without). Held, the record follows the
+        order's first report (or its answer, or `_FIRE_HOLD_S`). A crash in between loses nothing: the
+        order is journaled, and a bracket loaded with the leg armed adopts the order it finds for the leg.
+        """
+        fired = next((i.client_order_id for i in decision.intents if isinstance(i, FireLeg)), None)
+        if fired is None:
+            self._writer.put(FiredMessage(decision, bracket.to_public()))
+            return
+        timer = asyncio.get_running_loop().call_later(_FIRE_HOLD_S, self._release_fire, fired)
+        self._held_fires[fired] = (bracket, decision, timer)
+
+    def _release_fire(self, client_order_id: str | None) -> None:
+        held = self._held_fires.pop(client_order_id, None) if client_order_id else None
+        if held is not None:
+            bracket, decision, timer = held
+            timer.cancel()
+            self._writer.put(FiredMessage(decision, bracket.to_public()))
+
+    def _feed_answer(self, answer: Answer) -> None:
+        if answer.report is not None:
+            self._release_fire(answer.report.client_order_id)
+        self._writer.put(answer)
 
     # --- commands -----------------------------------------------------------------------------------------
 

@@ -105,6 +105,11 @@ async def test_partial_entry_fills_size_the_legs_and_one_exit_cancels_the_other(
                             and o["status"] == "canceled")
     assert venue_open_orders(gateway) == []
     assert venue_position(gateway) == 0
+    if mode == "emulated":  # the fire's record is published before anything its order's reports caused
+        reasons = [d["change_reason"] for d in streams.seen["sim@bracket"] if d["bracket_id"] == bid_id]
+        fired = reasons.index(f"{exit_by}_triggered")
+        assert not any(r and r.startswith(exit_by) and r != f"{exit_by}_triggered" for r in reasons[:fired])
+        assert reasons.index(f"{exit_by}_filled") > fired
     legs_within_position(streams.seen["sim@bracket"])
     got = await client.call("bracket.get", {"bracket_id": bid_id})
     assert got["state"] == done["state"] and got["version"] >= final["version"]
