@@ -179,6 +179,9 @@ class ResilientWebSocket:
             return f"closed: {exc.rcvd.code if exc.rcvd else 'no close frame'}"
         except VenueUnavailable as exc:  # on_open could not complete (e.g. a subscribe failed)
             return f"open failed: {exc.message}"
+        except Exception as exc:  # noqa: BLE001 - a bug or garbage in on_open: reconnect, never end the session
+            self._log.exception("ws.open_failed", url=_safe(url))
+            return f"open failed: {type(exc).__name__}"
         finally:
             self._ws = None
             await ws.close()
