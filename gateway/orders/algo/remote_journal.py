@@ -29,6 +29,9 @@ __all__ = ["RemoteJournal", "algo_key"]
 
 log = structlog.get_logger("gateway.algos.remote")
 
+_RETRY_BASE_S = 0.05  # the first retry of a failed batch write; doubled per failure up to the cap
+_RETRY_CAP_S = 5.0
+
 
 def algo_key(client_order_id: str | None, algo_id: str) -> str:
     """A parent's journal key: its client order id, or ``#<algo_id>`` for one placed elsewhere without one."""
@@ -40,11 +43,12 @@ class RemoteJournal:
         self._clock = clock
         self._store: RemoteAlgoStore | None = None
         self._pending: dict[tuple[str, str], RemoteAlgoRow] = {}
+        self._answered: set[tuple[str, str]] = set()  # written by `answered` while a batch was in flight
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
-        self.failures = 0  # batches that could not be written (logged)
+        self.failures = 0  # failed batch writes (logged; the batch is kept and retried)
 
     @property
     def attached(self) -> bool:
@@ -88,7 +92,9 @@ class RemoteJournal:
                        strategy: str | None = None) -> None:
         """Journal the venue's view of a parent now (after a create, get or list answered)."""
         if self._store is not None:
-            self._pending.pop((account, algo_key(public.get("client_order_id"), str(public["algo_id"]))), None)
+            key = (account, algo_key(public.get("client_order_id"), str(public["algo_id"])))
+            self._pending.pop(key, None)
+            self._answered.add(key)  # a batch in flight that fails must not put an older push back over it
             await self._store.write([self._row(account, public, request, strategy)])
 
     async def forget_intent(self, account: str, client_order_id: str, reason: str) -> None:
@@ -113,13 +119,16 @@ class RemoteJournal:
             self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="algos.remote_journal")
 
     async def flush(self) -> None:
-        """Return once every queued record is written (or its write failed and was logged)."""
+        """Return once every queued record is written (a failed write is logged and retried until it is)."""
         if not self._idle.is_set():
             await self._idle.wait()
 
-    async def stop(self) -> None:
-        """Write what is queued, then end the flusher."""
-        await self.flush()
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Write what is queued (waiting at most `timeout_s` while the store fails), then end the flusher."""
+        try:
+            await asyncio.wait_for(self.flush(), timeout_s)
+        except TimeoutError:
+            log.error("algos.remote_journal_unwritten", parents=len(self._pending), failures=self.failures)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -128,16 +137,30 @@ class RemoteJournal:
     # --- internals -------------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
+        failed = 0  # consecutive failed writes (the backoff)
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, {}
+            self._answered.clear()
             if batch and self._store is not None:
                 try:
                     await self._store.write(list(batch.values()))
-                except Exception:  # the next push of each parent writes it again; a restart catches up
+                except asyncio.CancelledError:
+                    self._pending = {**{k: v for k, v in batch.items() if k not in self._answered},
+                                     **self._pending}  # not written: kept for a later flusher
+                    raise
+                except Exception:  # kept and retried after a backoff: a flush returns only once written
+                    failed += 1
                     self.failures += 1
-                    log.exception("algos.remote_journal_failed", parents=len(batch))
+                    log.exception("algos.remote_journal_failed", parents=len(batch), attempt=failed)
+                    kept = {k: v for k, v in batch.items() if k not in self._answered}
+                    self._pending = {**kept, **self._pending}  # a newer note of a parent wins over the batch
+                    self._wake.set()
+                    # scheduling, not synchronization: the retry's backoff
+                    await asyncio.sleep(min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** (failed - 1)))
+                    continue
+                failed = 0
             if not self._pending:
                 self._idle.set()
 

@@ -51,6 +51,7 @@ class GroupedOrders:
         self.virtuals: dict[str, VirtualOrder] = {}
         self.last_result: dict[str, int] = {"total": 0, "updated": 0, "matched": 0}
         self.reconciled = asyncio.Event()  # set after every pass of the loop (tests, status)
+        self.bad_rows = 0  # venue rows reconcile could not read (logged, skipped)
 
     async def place(self, entry: OrderRequest | None, *, take_profit: Decimal | None = None,
                     stop_loss: Decimal | None = None, tp_sl_market: bool = True,
@@ -143,7 +144,8 @@ class GroupedOrders:
             orders += await a.queries.active_orders(market)
             if include_closed:
                 orders += await a.queries.inactive_orders(market, limit=closed_limit, max_pages=1)
-        result = reconcile(unresolved, orders, int(a.settings.match_window_s * 1000), include_entry)
+        result = reconcile(unresolved, orders, int(a.settings.match_window_s * 1000), include_entry,
+                           on_bad=self._bad_row)
         self.last_result = {**result, "total": len(self.virtuals)}
         return self.last_result
 
@@ -153,9 +155,18 @@ class GroupedOrders:
             await asyncio.sleep(self._a.settings.reconcile_interval_s)
             try:
                 await self.reconcile()
+            except asyncio.CancelledError:
+                raise
             except GatewayError as exc:
                 log.warning("lighter.reconcile_failed", venue=self._a.name, error=repr(exc))
+            except Exception as exc:  # the loop outlives any one failed round (the next one tries again)
+                log.exception("lighter.reconcile_failed", venue=self._a.name, error=repr(exc)[:300])
             self.reconciled.set()
+
+    def _bad_row(self, row: Any, reason: str) -> None:
+        self.bad_rows += 1
+        log.warning("lighter.reconcile_bad_row", venue=self._a.name, reason=reason, row=str(row)[:200],
+                    bad_rows=self.bad_rows)
 
 
 def _sized(request: OrderRequest, step: Decimal) -> OrderRequest:

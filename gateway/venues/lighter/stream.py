@@ -15,20 +15,23 @@ schema (unverified): both are read.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 import structlog
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from gateway.core.enums import ConnectionState
+from gateway.core.errors import GatewayError, VenueUnavailable
 from gateway.venues.common.ws import ResilientWebSocket
 
 __all__ = ["LighterStream", "flatten"]
 
 log = structlog.get_logger("gateway.venues.lighter")
+
+_MAX_ERRORS = 20
 
 Handler = Callable[[str, dict[str, Any], bool], None]  # (channel name, frame, is_snapshot)
 
@@ -61,21 +64,37 @@ class LighterStream:
                  auth: Callable[[], Awaitable[str]] | None = None,
                  on_state: Callable[[ConnectionState, str | None], None] | None = None,
                  ping_interval_s: float | None = 30.0):
+        self.venue = venue
         self.channels = channels
         self._on_frame = on_frame
         self._auth = auth
         self.frames = 0
         self.bad_frames = 0
-        self.errors: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []  # the last error frames (at most _MAX_ERRORS), for status and tests
         self.resubscriptions = 0
         self.renewed = asyncio.Event()  # set after each token renewal (status, tests)
         self.opened = asyncio.Event()  # set once a connection has subscribed everything
+        self._on_state = on_state
         self.ws = ResilientWebSocket(f"{venue}:stream", venue, lambda: url, self._on_message, on_open=self._on_open,
-                                     on_state=on_state, ping_interval_s=ping_interval_s)
+                                     on_state=self._state, ping_interval_s=ping_interval_s)
         self._conn: ClientConnection | None = None
+        self._sends: set[asyncio.Task[None]] = set()  # pongs in flight (kept, cancelled when the stream stops)
 
     async def run(self) -> None:
-        await self.ws.run()
+        try:
+            await self.ws.run()
+        finally:
+            self._conn = None
+            sends, self._sends = list(self._sends), set()
+            for task in sends:
+                task.cancel()
+            await asyncio.gather(*sends, return_exceptions=True)
+
+    def _state(self, state: ConnectionState, reason: str | None) -> None:
+        if state is not ConnectionState.OPEN:
+            self._conn = None  # the connection dropped: nothing may be sent on it any more
+        if self._on_state is not None:
+            self._on_state(state, reason)
 
     async def _on_open(self, conn: ClientConnection) -> None:
         self._conn = conn
@@ -83,7 +102,13 @@ class LighterStream:
         for channel in self.channels:
             message: dict[str, Any] = {"type": "subscribe", "channel": channel}
             if channel.startswith("account_") and self._auth is not None:
-                token = token or await self._auth()
+                try:
+                    token = token or await self._auth()
+                except (GatewayError, ConnectionClosed):
+                    raise
+                except Exception as exc:  # e.g. a SigningError: this connection fails, the next one retries
+                    log.warning("lighter.stream_auth_failed", error=repr(exc)[:200], exc_info=True)
+                    raise VenueUnavailable(f"lighter stream: no auth token ({exc})", venue=self.venue) from exc
                 message["auth"] = token
             await conn.send(orjson.dumps(message).decode())
         self.opened.set()
@@ -93,10 +118,13 @@ class LighterStream:
         if self._conn is None or self._auth is None:
             return
         token = await self._auth()
+        conn = self._conn  # read after the await: the connection may have dropped meanwhile
+        if conn is None:
+            return  # the next connection subscribes with a fresh token anyway
         self.resubscriptions += 1
         for channel in self.channels:
             if channel.startswith("account_"):
-                await self._conn.send(orjson.dumps({"type": "subscribe", "channel": channel, "auth": token}).decode())
+                await conn.send(orjson.dumps({"type": "subscribe", "channel": channel, "auth": token}).decode())
         self.renewed.set()
 
     def _on_message(self, raw: str | bytes) -> None:
@@ -116,7 +144,7 @@ class LighterStream:
         if kind in ("connected", "pong"):
             return
         if kind == "error":
-            self.errors.append(frame)
+            self.errors = [*self.errors[-(_MAX_ERRORS - 1):], frame]
             log.warning("lighter.stream_error", code=frame.get("code"), message=frame.get("message"))
             return
         prefix, _, _ = kind.partition("/")
@@ -134,9 +162,15 @@ class LighterStream:
     def _send_soon(self, text: str) -> None:
         conn = self._conn
         if conn is not None:
-            asyncio.get_running_loop().create_task(_quiet_send(conn, text))
+            task = asyncio.get_running_loop().create_task(_quiet_send(conn, text), name="lighter-stream-send")
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
 
 
 async def _quiet_send(conn: ClientConnection, text: str) -> None:
-    with contextlib.suppress(Exception):  # a pong to a closing connection does not matter
+    try:
         await conn.send(text)
+    except ConnectionClosed:
+        pass  # a pong to a closing connection does not matter
+    except Exception:  # logged: a failed send is worth a line, not a dead stream
+        log.warning("lighter.stream_send_failed", text=text[:100], exc_info=True)

@@ -13,6 +13,7 @@ A report that cannot be parsed is logged with its frame and skipped: nothing els
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,9 @@ class UserFeed:
         self.seen_trades: dict[str, None] = {}
         self.bad_reports = 0
         self.polls = 0
+        self.poll_failures = 0
+        self._next_quote = 0.0
+        self._next_markets = 0.0
 
     # --- conversions ---------------------------------------------------------------------------------
 
@@ -133,29 +137,47 @@ class UserFeed:
 
     async def run_poller(self) -> None:
         a = self._a
-        interval = a.settings.pending_poll_s
-        next_quote = 0.0
         loop = asyncio.get_running_loop()
-        next_markets = loop.time() + a.settings.markets_refresh_s
+        self._next_quote = 0.0
+        self._next_markets = loop.time() + a.settings.markets_refresh_s
         while True:
-            await asyncio.sleep(interval)
-            try:
-                if loop.time() >= next_quote:
-                    next_quote = loop.time() + a.settings.poll_interval_s
-                    now = a.now_ms()
-                    for symbol in a.specs:
-                        if not a.cache.is_fresh(symbol, now):
-                            await self.poll_quote(symbol)
-                await self.poll_orders()
-                if a.stream is not None and a.is_token_due():
-                    await a.stream.resubscribe_account()  # a fresh token before the old one expires
-                if loop.time() >= next_markets:
-                    next_markets = loop.time() + a.settings.markets_refresh_s
-                    await a.load_markets()
-            except asyncio.CancelledError:
-                raise
-            except (GatewayError, KeyError, ValueError, TypeError) as exc:
-                log.warning("lighter.poll_failed", venue=a.name, error=repr(exc))
+            await asyncio.sleep(a.settings.pending_poll_s)  # scheduling: the poll period
+            await self.poll_step(loop.time())
+
+    async def poll_step(self, now_s: float) -> None:
+        """One round of the poller. Each part is guarded on its own: a stale quote the venue answers with
+        garbage must not keep pending orders unresolved or the account token unrenewed."""
+        a = self._a
+        if now_s >= self._next_quote:
+            self._next_quote = now_s + a.settings.poll_interval_s
+            await self._guarded("quotes", self._poll_stale_quotes)
+        await self._guarded("orders", self.poll_orders)
+        if a.stream is not None and a.is_token_due():
+            await self._guarded("token", a.stream.resubscribe_account)  # a fresh token before the old expires
+        if now_s >= self._next_markets:
+            self._next_markets = now_s + a.settings.markets_refresh_s
+            await self._guarded("markets", a.load_markets)
+
+    async def _poll_stale_quotes(self) -> None:
+        a = self._a
+        now = a.now_ms()
+        for symbol in a.specs:
+            if not a.cache.is_fresh(symbol, now):
+                await self.poll_quote(symbol)
+
+    async def _guarded(self, step: str, call: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await call()
+        except asyncio.CancelledError:
+            raise
+        except GatewayError as exc:
+            self.poll_failures += 1
+            log.warning("lighter.poll_failed", venue=self._a.name, step=step, error=repr(exc)[:300])
+        except Exception as exc:  # garbage from the venue (InvalidOperation, KeyError ...), a
+            # signing failure or a dropped socket must not end the poller: pending orders would never be
+            # resolved and the account token never renewed
+            self.poll_failures += 1
+            log.exception("lighter.poll_failed", venue=self._a.name, step=step, error=repr(exc)[:300])
 
     async def poll_orders(self) -> None:
         """Look up the pending and watched orders once; push what the venue says about them."""
@@ -170,13 +192,18 @@ class UserFeed:
         self.polls += 1
         found = await queries.orders_by_client_index(indexes)
         for order in found:
-            update = self.to_update(order)
-            if update is None:
-                continue
-            a.sink.on_user(update)
-            if update.status.is_terminal:
-                self._watch.pop(int(order.get("client_order_index") or 0), None)
-                self._watch.pop(int(order.get("order_index") or 0), None)
+            try:
+                update = self.to_update(order)
+                if update is None:
+                    continue
+                a.sink.on_user(update)
+                if update.status.is_terminal:
+                    self._watch.pop(int(order.get("client_order_index") or 0), None)
+                    self._watch.pop(int(order.get("order_index") or 0), None)
+            except Exception as exc:  # one garbage row must not stop the others (nor the expiry below)
+                self.bad_reports += 1
+                log.warning("lighter.bad_order", venue=a.name, error=repr(exc)[:200], order=str(order)[:300],
+                            exc_info=True)
         now = a.now_ms()
         limit_ms = a.settings.pending_reject_after_s * 1000
         for item in pending:

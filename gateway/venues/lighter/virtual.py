@@ -14,11 +14,12 @@ A matched order is claimed, so one venue order never fills two legs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["VirtualLeg", "VirtualOrder", "reconcile"]
+__all__ = ["VirtualLeg", "VirtualOrder", "readable", "reconcile"]
 
 
 @dataclass
@@ -76,13 +77,43 @@ def _matches(leg: VirtualLeg, order: dict[str, Any], market_id: int, created_ms:
     return created_ms - 1_000 <= ts <= created_ms + window_ms
 
 
+def readable(order: Any) -> str | None:
+    """Return why `order` (a raw venue row) cannot be used by `reconcile`, or None if it can."""
+    if not isinstance(order, dict):
+        return "not an object"
+    try:
+        int(order["order_index"])
+        int(order.get("client_order_index") or 0)
+        int(order.get("market_index", -1))
+        int(order.get("timestamp") or order.get("created_at") or 0)
+        for name, default in (("price", "0"), ("filled_base_amount", "0")):
+            if not Decimal(str(order.get(name, default))).is_finite():
+                return f"{name} is not finite"
+        if not Decimal(str(order.get("trigger_price", "0") or "0")).is_finite():
+            return "trigger_price is not finite"
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: InvalidOperation
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def reconcile(virtuals: list[VirtualOrder], orders: list[dict[str, Any]], window_ms: int,
-              include_entry: bool = True) -> dict[str, int]:
+              include_entry: bool = True, on_bad: Callable[[Any, str], None] | None = None) -> dict[str, int]:
     """Fill in order indexes and statuses of `virtuals` from the venue's `orders` (open and closed).
+
+    A row that cannot be read (`readable`) is skipped and handed to `on_bad` (row, reason): one garbage
+    row never fails the others.
 
     Returns the seed's counts: total virtual orders, updated (a leg learnt something), matched (legs
     that have their order index now).
     """
+    usable = []
+    for order in orders:
+        reason = readable(order)
+        if reason is None:
+            usable.append(order)
+        elif on_bad is not None:
+            on_bad(order, reason)
+    orders = usable
     claimed = {leg.order_index for v in virtuals for leg in v.legs if leg.order_index is not None}
     by_client: dict[int, dict[str, Any]] = {}
     for order in orders:

@@ -6,6 +6,8 @@
 - Anything else is a gap: the book is invalid (`is_synced` False), further updates are dropped, and the
   step says ``gap`` exactly once, so the shell re-subscribes once (OKX sends a snapshot only on
   subscribe) — no resubscribe storm while the new snapshot is on its way.
+- An update (or snapshot) with an unreadable level is refused whole, before anything is applied, and
+  treated like a gap (re-subscribe for a snapshot): the book is never half-applied.
 - The checksum is deprecated (always 0 since June 2026): it is checked only when non-zero, with the
   legacy CRC32 over the top 25 levels as received, and a mismatch is treated like a gap.
 
@@ -60,11 +62,17 @@ class BookSync:
         return self.synced
 
     def on_snapshot(self, seq_id: int, bids: list[Level], asks: list[Level], checksum: int, ts: int) -> BookStep:
-        """Replace the book with a snapshot."""
+        """Replace the book with a snapshot (an unreadable one leaves the book invalid: a gap)."""
+        try:
+            bid_levels, ask_levels = _parse(bids), _parse(asks)
+        except ValueError as exc:
+            self.synced = False
+            self.resyncing = False  # this snapshot is unusable: ask for another one
+            return self._gap(f"unreadable snapshot: {exc}")
         self._bids.clear()
         self._asks.clear()
-        _apply(self._bids, bids)
-        _apply(self._asks, asks)
+        _apply(self._bids, bid_levels)
+        _apply(self._asks, ask_levels)
         self.seq_id, self.ts = seq_id, ts
         self.synced, self.resyncing = True, False
         return self._check(checksum)
@@ -76,8 +84,12 @@ class BookSync:
             return BookStep(False)  # waiting for the snapshot of a resubscribe: drop
         if prev_seq_id != self.seq_id:
             return self._gap(f"prevSeqId {prev_seq_id} != last seqId {self.seq_id}")
-        _apply(self._bids, bids)
-        _apply(self._asks, asks)
+        try:  # the whole update is read before anything is applied: never a half-applied book
+            bid_levels, ask_levels = _parse(bids), _parse(asks)
+        except ValueError as exc:
+            return self._gap(f"unreadable update {seq_id}: {exc}")  # it is lost: re-snapshot
+        _apply(self._bids, bid_levels)
+        _apply(self._asks, ask_levels)
         self.seq_id, self.ts = seq_id, ts
         return self._check(checksum)
 
@@ -115,11 +127,29 @@ class BookSync:
         return tuple((p, s) for p, s, _ in bids), tuple((p, s) for p, s, _ in asks)
 
 
-def _apply(side: dict[Decimal, tuple[str, str]], levels: list[Level]) -> None:
+_Parsed = list[tuple[Decimal, str, str, bool]]  # (price, px, sz, delete?)
+
+
+def _parse(levels: object) -> _Parsed:
+    """Read every level of one side, or raise ValueError naming the first bad one (nothing is applied)."""
+    if not isinstance(levels, list):
+        raise ValueError(f"levels are not a list: {str(levels)[:100]}")  # noqa: TRY004 - one error type for a bad update
+    out: _Parsed = []
     for level in levels:
-        px, sz = str(level[0]), str(level[1])
-        price = Decimal(px)
-        if Decimal(sz) == 0:
+        try:
+            px, sz = str(level[0]), str(level[1])
+            price, size = Decimal(px), Decimal(sz)
+        except (TypeError, IndexError, KeyError, ArithmeticError):  # ArithmeticError: decimal.InvalidOperation
+            raise ValueError(f"bad level {str(level)[:100]}") from None
+        if not price.is_finite() or not size.is_finite() or price <= 0 or size < 0:
+            raise ValueError(f"bad level {str(level)[:100]}")
+        out.append((price, px, sz, size == 0))
+    return out
+
+
+def _apply(side: dict[Decimal, tuple[str, str]], levels: _Parsed) -> None:
+    for price, px, sz, delete in levels:
+        if delete:
             side.pop(price, None)
         else:
             side[price] = (px, sz)

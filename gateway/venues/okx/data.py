@@ -109,7 +109,9 @@ class MarketData:
             elif channel in _INTERVAL_OF_CHANNEL:
                 for row in rows:
                     sink.on_market(to_kline(row, self.venue, symbol, _INTERVAL_OF_CHANNEL[channel]))
-        except (MalformedRow, KeyError, TypeError, ValueError, IndexError) as exc:
+        except (MalformedRow, KeyError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
+            # ArithmeticError: decimal.InvalidOperation of a garbage number (a book update is refused whole
+            # by BookSync before this, and re-snapshotted)
             self.bad_rows += 1
             self._log.warning("data.bad_push", channel=channel, error=str(exc)[:200], frame=str(frame)[:300])
 
@@ -137,4 +139,9 @@ class MarketData:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.warning("book.resubscribe_failed", error=repr(task.exception())[:200])

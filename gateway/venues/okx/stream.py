@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -80,6 +80,8 @@ class OkxSocket:
         self.logged_in = False
         self.bad_frames = 0
         self.errors: list[dict[str, Any]] = []  # the last error events (bounded), for status and tests
+        self._tasks: set[asyncio.Task[None]] = set()  # on_opened hooks and renewals in flight
+        self.task_failures = 0
         self.connection = ResilientWebSocket(
             f"okx:{name}", venue, lambda: self._url, self._on_raw, on_open=self._opened, on_state=self._state,
             backoff=backoff or Backoff(), rng=rng, ping_interval_s=None, ping_timeout_s=None)
@@ -97,6 +99,10 @@ class OkxSocket:
         finally:
             heartbeat.cancel()
             self._fail_pending("the connection closed")
+            tasks, self._tasks = [heartbeat, *self._tasks], set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- subscriptions ------------------------------------------------------------------------------
 
@@ -155,8 +161,7 @@ class OkxSocket:
             await ws.send(orjson.dumps({"op": "subscribe", "args": list(self._subscriptions.values())}).decode())
         reconnected, self._opened_once = self._opened_once, True
         if self._on_opened is not None:
-            asyncio.get_running_loop().create_task(self._on_opened(reconnected),
-                                                   name=f"okx-opened:{self.venue}:{self.name}")
+            self._spawn(self._on_opened(reconnected), f"okx-opened:{self.venue}:{self.name}")
 
     async def _login(self, ws: ClientConnection) -> None:
         assert self._credentials is not None
@@ -257,9 +262,22 @@ class OkxSocket:
             self._log.warning("ws.error_event", code=frame.get("code"), msg=str(frame.get("msg"))[:200])
         elif event == "notice" and str(frame.get("code")) == "64008":
             self._log.info("ws.service_upgrade_notice")
-            asyncio.get_running_loop().create_task(self.connection.reconnect("service upgrade notice"))
+            self._spawn(self.connection.reconnect("service upgrade notice"), f"okx-renew:{self.venue}:{self.name}")
         elif event not in ("subscribe", "unsubscribe", "login", "channel-conn-count", "notice"):
             self._log.debug("ws.unhandled", frame=str(frame)[:200])
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        # Kept until done (a task only the loop references may be collected mid-flight), cancelled when the
+        # socket stops, and a failure is logged rather than lost in "exception was never retrieved".
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.task_failures += 1
+            self._log.error("ws.task_failed", task=task.get_name(), exc_info=task.exception())
 
     def _remember_error(self, frame: dict[str, Any]) -> None:
         self.errors = [*self.errors[-19:], frame]

@@ -43,7 +43,8 @@ class UserData:
         self._sink = sink
         self._execution = execution
         self.last_event_ms = clock.now_ms()
-        self.catchups = 0
+        self.catchups = 0  # completed catch-ups
+        self.catchup_failures = 0
         self.caught_up_fills = 0
         self.bad_rows = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -106,11 +107,11 @@ class UserData:
     async def catch_up(self) -> None:
         """Push the orders and fills since the last event seen (REST), skipping fills already pushed."""
         since = self.last_event_ms - _CATCHUP_MARGIN_MS
-        self.catchups += 1
         try:
             orders = await self._execution.orders_since(since)
             fills = await self._execution.fills_since(since)
         except GatewayError as exc:
+            self.catchup_failures += 1
             self._log.warning("user.catchup_failed", error=exc.message)
             return
         sink = self._sink()
@@ -120,5 +121,6 @@ class UserData:
             if self._is_new(fill):
                 self.caught_up_fills += 1
                 sink.on_user(fill)
+        self.catchups += 1  # counted once everything it read was pushed (tests wait on it)
         self._log.info("user.caught_up", since_ms=since, orders=len(orders), fills=len(fills),
                        new_fills=self.caught_up_fills)

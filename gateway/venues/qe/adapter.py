@@ -25,6 +25,7 @@ from typing import Any, Self
 import aiohttp
 import structlog
 
+from gateway.core.algo_ports import AlgoEvent, AlgoSink, ChildOrder, ParentOrder, ParentPage, ParentSpec
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState, MarginType
 from gateway.core.errors import (
@@ -46,7 +47,6 @@ from gateway.venues.common.timesync import TimeOffset
 from gateway.venues.qe.auth import HmacSigner
 from gateway.venues.qe.body import exchange_api_public, to_create_body, trading_pairs_public
 from gateway.venues.qe.config import QeSettings
-from gateway.core.algo_ports import AlgoEvent, AlgoSink, ChildOrder, ParentOrder, ParentPage, ParentSpec
 from gateway.venues.qe.rest import REQUESTS, QeRest
 from gateway.venues.qe.schemas import QeFormatError, parse_child, parse_parent
 from gateway.venues.qe.stream import QeUserStream
@@ -336,9 +336,13 @@ class QeAdapter:
     async def _sync_time_loop(self) -> None:
         while True:
             try:
-                await self._rest().sync_time()
+                await self._rest().sync_time()  # an unreadable answer is a VenueUnavailable (QeRest._read)
+            except asyncio.CancelledError:
+                raise
             except GatewayError as exc:
                 self._log.warning("rest.time_sync_failed", error=exc.message)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failed sample
+                self._log.exception("rest.time_sync_failed")
             await asyncio.sleep(self.settings.time_sync_interval_s)  # scheduling: a periodic refresh
 
     def _build_instruments(self) -> list[Instrument]:

@@ -15,7 +15,7 @@ from typing import Any, Final
 from gateway.core.algo_ports import ParentSpec
 from gateway.venues.qe.schemas import pick
 
-__all__ = ["OPTION_FIELDS", "exchange_api_public", "to_create_body", "trading_pairs_public"]
+__all__ = ["OPTION_FIELDS", "exchange_api_public", "option_decimal", "to_create_body", "trading_pairs_public"]
 
 _UNSET: Final = Decimal(-1)
 
@@ -47,11 +47,36 @@ def decimal_text(value: Decimal, quantum: Decimal | None = None) -> str:
     return text
 
 
+def option_decimal(name: str, value: Any) -> Decimal | None:
+    """Return a decimal option's value, or None for QE's "unset" -1 (left out of the body).
+
+    Raises:
+        ValueError: not a number, NaN or infinite, ``limit_price`` not > 0, or another option negative
+            (0 is meaningful for the tolerances and limits, e.g. ``povMinLimit``; -1 means unset).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"option {name} must be a number, not {value!r}")  # noqa: TRY004 - callers map ValueError to a rejection
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:  # decimal.InvalidOperation
+        raise ValueError(f"option {name} must be a number, not {str(value)[:50]!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"option {name} must be a finite number, not {number}")
+    if number == _UNSET:
+        return None
+    if name == "limit_price" and number <= 0:
+        raise ValueError(f"option limit_price must be > 0 (or -1: unset), not {number}")
+    if number < 0:
+        raise ValueError(f"option {name} must be >= 0 (or -1: unset), not {number}")
+    return number
+
+
 def to_create_body(spec: ParentSpec, quantum: Decimal | None = None) -> dict[str, Any]:
     """Return the V2 JSON body of `spec` (amounts rounded down to `quantum`).
 
     Raises:
-        ValueError: both or neither of qty and notional, or an amount that rounds to zero.
+        ValueError: both or neither of qty and notional, an amount that is not finite or rounds to zero, or
+            a decimal option that `option_decimal` refuses.
     """
     if (spec.qty is None) == (spec.notional is None):
         raise ValueError("exactly one of qty and notional")
@@ -66,6 +91,8 @@ def to_create_body(spec: ParentSpec, quantum: Decimal | None = None) -> dict[str
     }
     amount_field, amount = ("totalQuantity", spec.qty) if spec.qty is not None else ("orderNotional", spec.notional)
     assert amount is not None
+    if isinstance(amount, Decimal) and not amount.is_finite():
+        raise ValueError(f"{amount_field} must be a finite number, not {amount!r}")
     text = decimal_text(amount, quantum)
     if Decimal(text) <= 0:
         raise ValueError(f"{amount_field} rounds to zero at {quantum}")
@@ -79,8 +106,8 @@ def to_create_body(spec: ParentSpec, quantum: Decimal | None = None) -> dict[str
             continue
         wire, kind = OPTION_FIELDS[name]
         if kind == "decimal":
-            number = Decimal(str(value))
-            if number == _UNSET:
+            number = option_decimal(name, value)
+            if number is None:
                 continue
             body[wire] = decimal_text(number)
         elif kind == "bool":

@@ -10,6 +10,7 @@ Error mapping (the one place QE's answers become gateway errors):
     code / HTTP >= 500              -> VenueUnavailable on a read, VenueTimeout on a write (it may have acted)
     other code != 200 (HTTP 200 too) -> VenueRejected(venue_code=code, venue_message=message)
     a 2xx answer that is not JSON   -> VenueUnavailable on a read, VenueTimeout on a write
+    a listen key / server time answer that is refused (success false) or unreadable -> VenueUnavailable
     network / timeout               -> as `common.http` (VenueUnavailable / VenueTimeout)
 
 Reads are retried after rate limits and transient failures (`common.retry.classify`); writes never are:
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import structlog
@@ -38,10 +39,13 @@ from gateway.venues.qe.schemas import (
     QeFormatError,
     QeHttpError,
     decode_envelope,
+    parse_listen_key,
     parse_server_time,
 )
 
 __all__ = ["REQUESTS", "QeRest"]
+
+_T = TypeVar("_T")
 
 REQUESTS = "REQUESTS"  # the host budget's unit: one per request
 _JSON = "application/json;charset=utf-8"
@@ -102,7 +106,7 @@ class QeRest:
         sent = self._clock.now_ms()
         payload = await self.call("GET", self._v1 + "/timestamp")
         received = self._clock.now_ms()
-        return self.offset.on_sample(sent, parse_server_time(payload), received)
+        return self.offset.on_sample(sent, self._read("GET /timestamp", parse_server_time, payload), received)
 
     async def trading_pairs(self, params: Mapping[str, Any]) -> Any:
         return await self.call("GET", self._v1 + "/pub/trading-pairs", params)
@@ -142,8 +146,26 @@ class QeRest:
         return await self.call("GET", self._v2 + "/user/trading/v2/order-fills", params, signed=True)
 
     async def create_listen_key(self) -> Any:
-        """POST the V2 listen key: signed V1 style (query only, no body; §7)."""
+        """POST the V2 listen key: signed V1 style (query only, no body; §7). Returns the raw payload."""
         return await self.call("POST", self._v2 + "/user/trading/v2/listen-key", {}, signed=True)
+
+    async def new_listen_key(self) -> tuple[str, int]:
+        """Create a listen key; return (listenKey, expireAt in epoch seconds).
+
+        Raises:
+            VenueUnavailable: the answer is refused (``success: false``) or unreadable (logged).
+        """
+        payload = await self.create_listen_key()
+        return self._read("POST listen-key", parse_listen_key, payload)
+
+    def _read(self, where: str, parser: Callable[[Any], _T], payload: Any) -> _T:
+        # The one place a payload the parsers cannot read becomes a gateway error (every loop's
+        # `except GatewayError` then covers it); the answer is logged, not lost.
+        try:
+            return parser(payload)
+        except QeFormatError as exc:
+            self._log.warning("rest.unreadable_payload", where=where, error=str(exc), payload=str(payload)[:200])
+            raise VenueUnavailable(f"{where}: unusable answer from QE ({exc})", venue=self.venue) from None
 
     # --- the call -----------------------------------------------------------------------------------------
 

@@ -11,7 +11,10 @@ Unlike the official SDK (fact sheet §8: it never reconnects an established sock
 - **Catch-up**: `on_open` runs before any frame of the new connection is read (they wait in the
   socket's buffer): running parents and the most recent page of parents are read over REST, and the
   children of every parent that moved; then the buffered frames are folded. The `Tracker` drops what
-  either source repeats, so nothing is lost in the gap and nothing is told twice.
+  either source repeats, so nothing is lost in the gap and nothing is told twice. One unreadable record
+  of a page is logged (its first 200 characters), counted (`bad_records`) and skipped.
+- **Failures** of the key call (refused, unreadable: `QeRest` maps both to `VenueUnavailable`), of the
+  handshake or anything else are logged and backed off; `run` ends only when cancelled.
 - **Bad frames** (not JSON, wrong types) are logged with the frame, counted, and trigger a catch-up: the
   update they carried is read back over REST.
 """
@@ -21,22 +24,21 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from websockets.asyncio.client import ClientConnection
 
+from gateway.core.algo_ports import AlgoEvent
 from gateway.core.clock import Clock
 from gateway.core.enums import ConnectionState
 from gateway.core.errors import GatewayError, VenueUnavailable
 from gateway.venues.common.retry import Backoff
 from gateway.venues.common.ws import ResilientWebSocket
-from gateway.core.algo_ports import AlgoEvent
 from gateway.venues.qe.rest import QeRest
 from gateway.venues.qe.schemas import (
     QeFormatError,
     parse_child,
-    parse_listen_key,
     parse_parent,
     parse_ws_frame,
     ws_payload,
@@ -44,6 +46,8 @@ from gateway.venues.qe.schemas import (
 from gateway.venues.qe.tracker import Tracker
 
 __all__ = ["QeUserStream"]
+
+_R = TypeVar("_R")
 
 _OPEN_STATUS = "NEW"  # the list filter of running parents (aggregate; §5)
 
@@ -93,6 +97,8 @@ class QeUserStream:
             backoff=self._backoff, rng=self._rng, ping_interval_s=ping_interval_s, ping_timeout_s=ping_timeout_s)
         self._catchups: set[asyncio.Task[None]] = set()
         self.keys_created = 0
+        self.key_renew_failures = 0
+        self.bad_records = 0  # catch-up records that could not be read (logged, skipped)
         self.catchups = 0
         self.bad_frames = 0
         self.error_frames = 0
@@ -122,12 +128,16 @@ class QeUserStream:
                     await self._ws.run()
                 except asyncio.CancelledError:
                     raise
-                except GatewayError as exc:  # a refused handshake (key expired / revoked) or a failed key call
+                except Exception as exc:  # noqa: BLE001 - a refused handshake (key expired / revoked), a failed
+                    # or refused key call (QeRest maps an unreadable answer to VenueUnavailable), or a bug:
+                    # logged, backed off and retried, never a silently dead stream
                     failures += 1
                     self._key = None  # the next attempt gets a fresh key
                     delay = self._backoff.delay(failures, self._rng)
-                    self._log.warning("stream.restart", error=exc.message, attempt=failures, delay_s=round(delay, 3))
-                    self._state(ConnectionState.RECONNECTING, exc.message)
+                    message = exc.message if isinstance(exc, GatewayError) else f"{type(exc).__name__}: {exc}"
+                    self._log.warning("stream.restart", error=message[:300], attempt=failures,
+                                      delay_s=round(delay, 3), exc_info=not isinstance(exc, GatewayError))
+                    self._state(ConnectionState.RECONNECTING, message)
                     await asyncio.sleep(delay)
                 else:  # pragma: no cover - ResilientWebSocket.run only returns by raising
                     failures = 0
@@ -155,7 +165,9 @@ class QeUserStream:
             data = await self._rest.list_master_orders(page=page, pageSize=self._page_size, status=_OPEN_STATUS)
             items = _items(data)
             for record in items:
-                parent = parse_parent(record)
+                parent = self._read(parse_parent, record, "parent")
+                if parent is None:
+                    continue
                 moved[parent.parent_id] = True  # running: its children may have moved without it
                 self._fold(self.tracker.on_parent(parent))
             seen += len(items)
@@ -164,8 +176,8 @@ class QeUserStream:
             page += 1
         recent = _items(await self._rest.list_master_orders(page=1, pageSize=self._page_size))
         for record in recent:
-            parent = parse_parent(record)
-            if self._fold(self.tracker.on_parent(parent)):
+            parent = self._read(parse_parent, record, "parent")
+            if parent is not None and self._fold(self.tracker.on_parent(parent)):
                 moved[parent.parent_id] = True
         emitted = 0
         for parent_id in moved:
@@ -179,21 +191,35 @@ class QeUserStream:
             data = await self._rest.order_fills(masterOrderId=parent_id, page=page, pageSize=self._page_size)
             items = _items(data)
             for record in items:
-                emitted += self._fold(self.tracker.on_child(parse_child(record)))
+                child = self._read(parse_child, record, "child")
+                if child is not None:
+                    emitted += self._fold(self.tracker.on_child(child))
             if len(items) < self._page_size:
                 return emitted
             page += 1
 
+    def _read(self, parser: Callable[[Any], _R], record: Any, kind: str) -> _R | None:
+        # One unreadable record of a catch-up page is logged, counted and skipped: the rest of the page
+        # (and of the catch-up) goes on, so one bad row cannot fail every reconnect forever.
+        try:
+            return parser(record)
+        except QeFormatError as exc:
+            self.bad_records += 1
+            self._log.warning("stream.bad_record", kind=kind, error=str(exc)[:200], record=str(record)[:200],
+                              bad_records=self.bad_records)
+            return None
+
     # --- the listen key -----------------------------------------------------------------------------------
 
     async def _new_key(self) -> None:
-        key, expire_s = parse_listen_key(await self._rest.create_listen_key())
+        key, expire_s = await self._rest.new_listen_key()  # a refused / unreadable answer: VenueUnavailable
         self._key, self._expire_ms, self._created_ms = key, expire_s * 1000, self._clock.now_ms()
         self.keys_created += 1
         self._log.info("stream.listen_key_created", expires_in_s=round((self._expire_ms - self._clock.now_ms()) / 1000))
 
     async def _keep_key(self) -> None:
         # Scheduling, not synchronization: wake when the key is due for renewal.
+        renew_failures = 0
         while True:
             if self._key is None:
                 await asyncio.sleep(0.05)
@@ -207,9 +233,15 @@ class QeUserStream:
                 continue
             try:
                 await self.renew_key("listen key renewal")
-            except GatewayError as exc:
-                self._log.warning("stream.listen_key_renew_failed", error=exc.message)
-                await asyncio.sleep(self._backoff.delay(1, self._rng) or 0.1)
+                renew_failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the keeper must outlive any one failed renewal
+                renew_failures += 1
+                self.key_renew_failures += 1
+                self._log.warning("stream.listen_key_renew_failed", error=str(exc)[:200], attempt=renew_failures,
+                                  exc_info=not isinstance(exc, GatewayError))
+                await asyncio.sleep(self._backoff.delay(renew_failures, self._rng) or 0.1)
 
     def _url(self) -> str:
         return f"{self._ws_base}{self._ws_path}?listen_key={self._key or ''}"

@@ -45,19 +45,23 @@ def adapter_settings(dialect: OkxDialect, market: str = "spot", **overrides: obj
 
 
 class RecordingSink:
-    """Records everything; `wait_for` wakes on each new event (a condition, not a sleep)."""
+    """Records everything; `wait_for` wakes on each new event (an event, not a sleep).
+
+    Some predicates watch adapter counters that change without a sink event (a catch-up count, a
+    resubscribe count): `wait_for` therefore also re-checks every `RECHECK_S` — a bounded wake-up under
+    the overall timeout, not a sleep standing in for synchronization.
+    """
+
+    RECHECK_S = 0.05
 
     def __init__(self) -> None:
         self.market: list[object] = []
         self.user: list[object] = []
         self.states: list[tuple[ConnectionState, str | None]] = []
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()
 
     def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-        asyncio.get_running_loop().create_task(wake())
+        self._changed.set()  # synchronous: no task to keep, nothing to lose
 
     def on_market(self, event: object) -> None:
         self.market.append(event)
@@ -72,10 +76,17 @@ class RecordingSink:
         self._notify()
 
     async def wait_for(self, predicate: Callable[[], object], timeout: float = TIMEOUT_S) -> object:
-        async with asyncio.timeout(timeout):
-            async with self._changed:
-                while True:
-                    value = predicate()
-                    if value:
-                        return value
-                    await self._changed.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._changed.clear()  # cleared before the check: an event after it wakes the wait below
+            value = predicate()
+            if value:
+                return value
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"condition not met in {timeout}s")
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(self.RECHECK_S, left))
+            except TimeoutError:
+                pass  # re-check predicates over adapter state that no sink event announces

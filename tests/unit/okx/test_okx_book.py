@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.venues.okx.book import BookSync, checksum_of
+import pytest
+
+from gateway.venues.okx.book import BookStep, BookSync, checksum_of
 
 
 def _book() -> BookSync:
@@ -47,3 +49,23 @@ def test_nonzero_checksum_is_validated_and_zero_is_ignored() -> None:
     assert book.on_update(2, 1, [], [], 0, 2).applied  # checksum 0: deprecated, not checked
     bad = book.on_update(3, 2, [["3366", "1"]], [], 12345, 3)
     assert bad.gap and "checksum" in (bad.reason or "")
+
+
+@pytest.mark.parametrize("garbage", [["abc", "1", "0", "1"], ["100.5", "NaN", "0", "1"], ["-1", "1"], ["100"],
+                                     "not a level", ["Infinity", "1"], [None, "1"]])
+def test_an_update_with_a_garbage_level_is_refused_whole_and_re_snapshotted(garbage: object) -> None:
+    book = _book()
+    before = book.levels(10)
+    # the first bid level is fine, the ask is garbage: nothing of the update may be applied
+    step = book.on_update(11, 10, [["100", "0", "0", "0"]], [["102", "1", "0", "1"], garbage], 0, 2)
+    assert step.gap and not step.applied and "unreadable" in (step.reason or "")
+    assert not book.is_synced and book.levels(10) == before and book.seq_id == 10
+    assert book.on_snapshot(20, [["100", "1"]], [["101", "1"]], 0, 3).applied and book.is_synced
+
+
+def test_a_garbage_snapshot_leaves_the_book_invalid_and_asks_for_another() -> None:
+    book = _book()
+    step = book.on_snapshot(20, [["100", "x"]], [["101", "1"]], 0, 3)
+    assert step.gap and not step.applied and not book.is_synced
+    assert book.on_update(21, 20, [], [], 0, 4) == BookStep(False)  # dropped until a good snapshot
+    assert book.on_snapshot(30, [["100", "1"]], [["101", "1"]], 0, 5).applied and book.is_synced
