@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "BASE_AMOUNT_MAX",
     "CANCEL_ALL_IMMEDIATE",
     "CLIENT_INDEX_MAX",
     "CODE_INVALID_NONCE",
@@ -28,6 +29,7 @@ CLIENT_INDEX_MAX: Final = 2**48 - 1  # client_order_index: 1..2^48-1 (0 = none)
 ORDER_INDEX_MIN: Final = 2**48  # order_index: 2^48..2^60-1; cancel's Index below this is a client index
 ORDER_INDEX_MAX: Final = 2**60 - 1
 PRICE_MAX: Final = 2**32 - 1  # price and trigger_price are uint32
+BASE_AMOUNT_MAX: Final = 2**63 - 1  # base_amount is a C long long in the signer's CreateOrderTxReq
 
 GROUPING_OTO: Final = 1
 GROUPING_OCO: Final = 2

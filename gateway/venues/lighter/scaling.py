@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from gateway.core.enums import Side
-from gateway.venues.lighter.constants import CLIENT_INDEX_MAX, PRICE_MAX
+from gateway.venues.lighter.constants import BASE_AMOUNT_MAX, CLIENT_INDEX_MAX, PRICE_MAX
 
 __all__ = [
     "ClientIndexMap",
@@ -57,7 +57,7 @@ class MarketSpec:
         if scaled != scaled.to_integral_value():
             raise ScalingError(f"size {size} is not a multiple of {self.step}")
         value = int(scaled)
-        if not 0 <= value <= CLIENT_INDEX_MAX:
+        if not 0 <= value <= BASE_AMOUNT_MAX:
             raise ScalingError(f"size {size} is out of range")
         return value
 

@@ -58,3 +58,12 @@ def test_client_order_indexes_are_stable_in_range_and_reversible_for_this_sessio
     ids = ClientIndexMap()
     assert ids.client_order_id_of(ids.index_of("gw-abc")) == "gw-abc"
     assert ids.client_order_id_of(99) == "99" and ids.client_order_id_of(0) is None
+
+
+def test_a_base_amount_is_bounded_by_the_signers_int64_not_by_the_client_index_range() -> None:
+    from gateway.venues.lighter.scaling import ScalingError
+
+    whole = ETH.step * 2**48  # 2^48 steps: above the client index range, still a size
+    assert ETH.to_base_amount(whole) == 2**48
+    with pytest.raises(ScalingError):
+        ETH.to_base_amount(ETH.step * 2**63)
