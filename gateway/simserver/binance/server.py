@@ -40,6 +40,7 @@ from gateway.simserver.binance.rest import ApiError, build_routes, rest_middlewa
 from gateway.simserver.binance.streams import StreamHub
 from gateway.simserver.binance.trade_rest import trading_endpoints
 from gateway.simserver.binance.userhub import UserHub
+from gateway.simserver.hosting import run_market, start_app
 from gateway.venues.sim.config import SimSettings
 from gateway.venues.sim.market import SyntheticMarket, build_engine
 from gateway.venues.sim.records import BookEvent, EngineEvent
@@ -188,14 +189,9 @@ class BinanceDialect:
 
         app.router.add_get("/ws-api/v3", spot_ws_api)
         app.router.add_get("/ws-fapi/v1", ws_fapi)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []
-        self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await start_app(app, self.host, self.port)
         if self.settings.message_rate > 0:
-            self._task = asyncio.create_task(self._run(), name="binance-dialect-market")
+            self._task = asyncio.create_task(run_market(self.settings.message_rate, self.step, log), name="binance-dialect-market")
         log.info("dialect.listening", dialect="binance", rest=self.rest_url, ws=self.ws_url)
         return self
 
@@ -319,19 +315,6 @@ class BinanceDialect:
             raise ApiError(400, -1121, "Invalid symbol.")
         return found
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        rate = self.settings.message_rate
-        start, done = loop.time(), 0
-        while True:
-            due = min(int((loop.time() - start) * rate) - done, max(1, int(rate / 4)))
-            if due > 0:
-                try:
-                    self.step(due)
-                except Exception:
-                    log.exception("dialect.step_failed")
-                done = int((loop.time() - start) * rate)
-            await asyncio.sleep(max(0.005, start + (done + 1) / rate - loop.time()))
 
     def _publish(self, symbol: str, events: list[MarketEvent], now: int) -> None:
         instrument = self.engine.instruments[symbol]

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.events import KLINE_INTERVALS, Kline
+from gateway.simserver.hosting import start_app
 from gateway.simserver.lighter import txcheck
 from gateway.simserver.lighter.ledger import Ledger, MarketInfo
 from gateway.simserver.lighter.txcheck import ApiError
@@ -117,12 +118,7 @@ class LighterFake:
 
         add_routes(app, self)
         app.router.add_get("/stream", self._stream)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        self.port = server.sockets[0].getsockname()[1] if server is not None else self.port  # type: ignore[union-attr]
+        self._runner, self.port = await start_app(app, self.host, self.port)
         self._tasks.append(asyncio.create_task(self._sequencer(), name="lighter-fake-sequencer"))
         if self.settings.message_rate > 0:
             self._tasks.append(asyncio.create_task(self._run_market(), name="lighter-fake-market"))

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.events import Bbo, Kline, MarketEvent, MarkPrice, Trade
+from gateway.simserver.hosting import run_market, start_app
 from gateway.simserver.okx import render
 from gateway.simserver.okx.algos import AlgoBook
 from gateway.simserver.okx.books import BookFeed, checksum, level_rows
@@ -137,14 +138,9 @@ class OkxDialect:
         for inst_id in self.insts:
             self.feeds[inst_id] = BookFeed()
             self._diff(inst_id)  # the starting book; nobody is subscribed yet
-        self._runner = web.AppRunner(build_app(self), handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []
-        self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await start_app(build_app(self), self.host, self.port)
         if self.settings.message_rate > 0:
-            self._task = asyncio.create_task(self._run(), name="okx-dialect-market")
+            self._task = asyncio.create_task(run_market(self.settings.message_rate, self.step, log), name="okx-dialect-market")
         log.info("dialect.listening", dialect="okx", rest=self.rest_url)
         return self
 
@@ -328,16 +324,3 @@ class OkxDialect:
         for channel, item in self.reports.render(events, now):
             self.hub.push_private(channel, item)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        rate = self.settings.message_rate
-        start, done = loop.time(), 0
-        while True:
-            due = min(int((loop.time() - start) * rate) - done, max(1, int(rate / 4)))
-            if due > 0:
-                try:
-                    self.step(due)
-                except Exception:
-                    log.exception("dialect.step_failed")
-                done = int((loop.time() - start) * rate)
-            await asyncio.sleep(max(0.005, start + (done + 1) / rate - loop.time()))

@@ -30,6 +30,7 @@ from aiohttp import WSMsgType, web
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.orders.algo.engine import Tuning
+from gateway.simserver.hosting import start_app
 from gateway.simserver.qe.masters import BoundAccount, MasterBook, Push
 from gateway.simserver.qe.rest import build_app
 from gateway.venues.sim.config import SimSettings
@@ -108,12 +109,7 @@ class QeDialect:
 
     async def __aenter__(self) -> Self:
         self.market.prewarm(self.clock.now_ms(), self.settings.prewarm_steps)
-        self._runner = web.AppRunner(build_app(self), handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []
-        self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await start_app(build_app(self), self.host, self.port)
         if self.settings.message_rate > 0:
             self._task = asyncio.create_task(self._run(), name="qe-dialect-market")
         log.info("dialect.listening", dialect="qe", rest=self.rest_url, ws=self.ws_url)
