@@ -20,7 +20,6 @@ covers every order and fill of the gap); `CLOSED` after exit.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -72,7 +71,6 @@ class BinanceAdapter(HttpSessionLifecycle, TradingDelegation):
         rng: jitter source (tests pass a seeded one).
     """
 
-    _stopped_event = "binance.stopped"
 
     kind = "binance"
 
@@ -259,24 +257,11 @@ class BinanceAdapter(HttpSessionLifecycle, TradingDelegation):
         self._log.info("binance.state", state=str(state), reason=reason)
         self._sink.on_connection(self.name, state, reason)
 
-    async def _upkeep(self) -> None:
-        # Server-time re-sync and exchangeInfo refresh, each on its own period; a failure waits a period.
-        s = self.settings
-        loop = asyncio.get_running_loop()
-        next_sync = loop.time() + s.time_sync_interval_s
-        next_info = loop.time() + s.instruments_refresh_s
-        while True:
-            await asyncio.sleep(max(0.0, min(next_sync, next_info) - loop.time()))
-            now = loop.time()
-            try:
-                if now >= next_sync:
-                    next_sync = now + s.time_sync_interval_s
-                    await self._rest().sync_time()
-                if now >= next_info:
-                    next_info = now + s.instruments_refresh_s
-                    self._load(await self._rest().exchange_info())
-            except GatewayError as exc:
-                self._log.warning("binance.upkeep_failed", error=exc.message)
+    async def _sync_time(self) -> None:
+        await self._rest().sync_time()
+
+    async def _refresh_instruments(self) -> None:
+        self._load(await self._rest().exchange_info())
 
     def _running(self, part: _Part | None) -> _Part:
         if part is None:

@@ -12,7 +12,6 @@ order service reconciles when it is `OPEN` again; the private connections also c
 
 from __future__ import annotations
 
-import asyncio
 import random
 from decimal import Decimal
 from typing import Any
@@ -60,7 +59,6 @@ class OkxAdapter(HttpSessionLifecycle, TradingDelegation):
         rng: jitter source (tests pass a seeded one).
     """
 
-    _stopped_event = "okx.stopped"
 
     kind = "okx"
 
@@ -196,23 +194,11 @@ class OkxAdapter(HttpSessionLifecycle, TradingDelegation):
         self._instruments = {s: by_unified[s] for s in self.settings.symbols}
         self._symbols = SymbolMap(list(self._instruments.values()))
 
-    async def _upkeep(self) -> None:
-        s = self.settings
-        loop = asyncio.get_running_loop()
-        next_sync = loop.time() + s.time_sync_interval_s
-        next_info = loop.time() + s.instruments_refresh_s
-        while True:
-            await asyncio.sleep(max(0.0, min(next_sync, next_info) - loop.time()))
-            now = loop.time()
-            try:
-                if now >= next_sync:
-                    next_sync = now + s.time_sync_interval_s
-                    await self._rest().sync_time()
-                if now >= next_info:
-                    next_info = now + s.instruments_refresh_s
-                    await self._load_instruments()
-            except GatewayError as exc:
-                self._log.warning("okx.upkeep_failed", error=exc.message)
+    async def _sync_time(self) -> None:
+        await self._rest().sync_time()
+
+    async def _refresh_instruments(self) -> None:
+        await self._load_instruments()
 
     def status(self) -> dict[str, Any]:
         """The session's state for /status: connections, REST counters, account mode."""

@@ -238,10 +238,15 @@ async def test_22_open_orders(env: Env) -> None:
 
 
 async def test_23_all_orders(env: Env) -> None:
+    # Its own orders: a test of this module may run alone, or on another xdist worker than the others.
+    for cid in ("seed-23a", "seed-23b"):
+        await env.call("order.place", symbol=BTC, side="buy", type="limit", qty="0.002", price=env.below(BTC, 60),
+                       client_order_id=cid)
+    await env.call("order.cancel", client_order_id="seed-23b")
     history = {o["client_order_id"]: o["status"] for o in await env.call("orders.history", symbol=BTC)}
-    assert history["seed-18"] == "canceled" and history["seed-16"] == "new"
+    assert history["seed-23b"] == "canceled" and history["seed-23a"] == "new"
     rows = await env.raw("/fapi/v1/allOrders", {"symbol": "BTCUSDT"})
-    assert {r["clientOrderId"]: r["status"] for r in rows}["seed-18"] == "CANCELED"
+    assert {r["clientOrderId"]: r["status"] for r in rows}["seed-23b"] == "CANCELED"
 
 
 # --- account (seed 12-15, 24-26) -----------------------------------------------------------------------
