@@ -6,8 +6,9 @@ registers the API keys with the signer (no network), primes the market cache ove
   ``account_all_orders/<a>`` and ``account_all_trades/<a>`` push order reports and fills;
 - the poller: market cache refresh over REST whenever the stream's entry is stale (the seed's
   ``start_market_cache_loop`` as the fallback), accepted-but-unseen orders (`execution.pending`)
-  looked up by client order index until the venue shows them, and the auth token renewal;
-- the virtual order reconciliation (`grouped.GroupedOrders`).
+  looked up by client order index until the venue shows them, and the auth token renewal.
+Grouped TP/SL orders are the bracket service's (`place_group`); their late indexes are learnt by the
+bracket reconciliation, as the seed's virtual orders were.
 
 Nonces: read at start (lazily, per key), after any refusal or lost answer, and after every reconnect of
 the stream (the venue is then the only truth; Nautilus #4263-style wedging is avoided).
@@ -55,7 +56,6 @@ from gateway.venues.lighter.cache import MarketCache
 from gateway.venues.lighter.config import LighterSettings
 from gateway.venues.lighter.constants import SIGNER_DEFAULT_EXPIRY_MS
 from gateway.venues.lighter.execution import LighterExecution
-from gateway.venues.lighter.grouped import GroupedOrders
 from gateway.venues.lighter.nonces import NonceKeeper
 from gateway.venues.lighter.queries import LighterQueries
 from gateway.venues.lighter.rest import LighterRest
@@ -111,7 +111,6 @@ class LighterAdapter:
         self.queries: LighterQueries | None = None
         self.stream: LighterStream | None = None
         self.user = UserFeed(self)
-        self.grouped = GroupedOrders(self)
         self._token: tuple[str, float] | None = None  # (token, expiry unix seconds)
         self._token_lock = asyncio.Lock()
         self.margin: dict[str, tuple[int, int]] = {}  # symbol -> (leverage, margin mode) last set
@@ -206,9 +205,6 @@ class LighterAdapter:
                                         ping_interval_s=s.ws_ping_interval_s)
             self._tasks.append(asyncio.create_task(self.stream.run(), name=f"lighter-stream:{self.name}"))
         self._tasks.append(asyncio.create_task(self.user.run_poller(), name=f"lighter-poller:{self.name}"))
-        if self.can_trade:
-            self._tasks.append(asyncio.create_task(self.grouped.run_reconcile_loop(),
-                                                   name=f"lighter-reconcile:{self.name}"))
 
     def _on_stream_state(self, state: ConnectionState, reason: str | None) -> None:
         if state is ConnectionState.OPEN and self.nonces is not None:

@@ -74,8 +74,6 @@ class LighterSettings(BaseModel):
     pending_poll_s: float = Field(0.5, gt=0, description="period of the check of accepted-but-unseen orders")
     pending_reject_after_s: float = Field(
         30.0, gt=0, description="an accepted order the venue never shows within this is reported rejected")
-    reconcile_interval_s: float = Field(5.0, gt=0, description="virtual (grouped) order reconciliation period")
-    match_window_s: float = Field(300.0, gt=0, description="virtual order matching time window (seed default)")
     price_protection: bool | None = Field(None, description="sendTx price_protection form field (None: not sent; "
                                                             "semantics unverified)")
     ws_ping_interval_s: float | None = Field(30.0, gt=0, description="client pings (the server idles out at 2 min)")

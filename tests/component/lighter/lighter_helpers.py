@@ -81,7 +81,7 @@ def adapter_settings(fake: LighterFake, **overrides: Any) -> LighterSettings:
     values: dict[str, Any] = {
         "account_index": ACCOUNT, "api_keys": keys, "symbols": [ETH], "chain_id": 300,
         "urls": LighterUrlSettings(rest=fake.rest_url, stream=fake.stream_url), "pending_poll_s": 0.05,
-        "reconcile_interval_s": 0.1, "poll_interval_s": 0.2, "ws_ping_interval_s": None, **overrides}
+        "poll_interval_s": 0.2, "ws_ping_interval_s": None, **overrides}
     return LighterSettings(**values)
 
 

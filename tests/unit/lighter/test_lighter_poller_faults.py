@@ -15,11 +15,9 @@ from gateway.core.enums import ConnectionState, OrderStatus, OrderType, Side
 from gateway.core.events import OrderUpdate
 from gateway.core.ports import OrderRequest
 from gateway.venues.lighter.execution import PendingOrder
-from gateway.venues.lighter.grouped import GroupedOrders
 from gateway.venues.lighter.signer import SigningError
 from gateway.venues.lighter.stream import LighterStream
 from gateway.venues.lighter.userfeed import UserFeed
-from gateway.venues.lighter.virtual import VirtualLeg, VirtualOrder, readable, reconcile
 
 T0 = 1_700_000_000_000
 
@@ -99,63 +97,6 @@ async def test_the_poller_keeps_running_after_failures_of_any_kind() -> None:
         await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()  # ended by the cancel, never by an error
     assert feed.poll_failures >= 3 * 2
-
-
-def _virtual() -> VirtualOrder:
-    return VirtualOrder("v1", "ETH/USDC:USDC", 0, "oto", T0, legs=[
-        VirtualLeg("entry", 11, False, False, Decimal("3000.00"), None),
-        VirtualLeg("tp", 12, True, True, Decimal("3100.00"), Decimal("3100.00"))])
-
-
-def _row(index: int, client: int, **overrides: Any) -> dict[str, Any]:
-    row = {"order_index": index, "client_order_index": client, "market_index": 0, "is_ask": client == 12,
-           "reduce_only": client == 12, "price": "3100.00" if client == 12 else "3000.00",
-           "trigger_price": "3100.00" if client == 12 else "0", "timestamp": T0, "status": "open",
-           "filled_base_amount": "0"}
-    return {**row, **overrides}
-
-
-def test_reconcile_skips_garbage_rows_and_matches_the_rest() -> None:
-    garbage = [_row(9, 0, price="abc"), _row(10, 0, filled_base_amount="NaN"), {"client_order_index": 11},
-               _row(12, 0, timestamp="soon"), "not a row"]
-    bad: list[tuple[Any, str]] = []
-    virtual = _virtual()
-    result = reconcile([virtual], [*garbage, _row(2**48 + 1, 11), _row(2**48 + 2, 12)], 300_000,
-                       on_bad=lambda row, reason: bad.append((row, reason)))
-    assert result == {"total": 1, "updated": 1, "matched": 2}
-    assert [leg.order_index for leg in virtual.legs] == [2**48 + 1, 2**48 + 2]
-    assert [row for row, _ in bad] == garbage and all(reason for _, reason in bad)
-    assert readable(_row(1, 11)) is None
-
-
-async def test_the_reconcile_loop_logs_and_survives_a_failed_round() -> None:
-    passes = asyncio.Event()
-    calls = 0
-
-    class _BrokenQueries:
-        async def active_orders(self, market: int) -> list[dict[str, Any]]:
-            nonlocal calls
-            calls += 1
-            if calls >= 2:
-                passes.set()
-            raise ArithmeticError("garbage")  # e.g. decimal.InvalidOperation from a bad answer
-
-        async def inactive_orders(self, market: int, **kw: Any) -> list[dict[str, Any]]:
-            return []
-
-    adapter = SimpleNamespace(name="lighter", queries=_BrokenQueries(),
-                              settings=SimpleNamespace(reconcile_interval_s=0.0, match_window_s=300.0))
-    grouped = GroupedOrders(adapter)  # type: ignore[arg-type]
-    grouped.virtuals["v1"] = _virtual()
-    task = asyncio.create_task(grouped.run_reconcile_loop())
-    try:
-        await asyncio.wait_for(passes.wait(), 5.0)
-        await asyncio.wait_for(grouped.reconciled.wait(), 5.0)
-        assert not task.done()
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert task.cancelled()
 
 
 def test_stream_error_frames_are_bounded_and_a_drop_forgets_the_connection() -> None:

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[3] / "gateway"
 IO_MODULES = {"asyncio", "aiohttp", "websockets", "sqlite3", "aiosqlite", "time", "socket", "uvloop", "lighter"}
 PURE = [
     *(PACKAGE / "venues" / "lighter" / f"{name}.py"
-      for name in ("cache", "config", "constants", "parse", "scaling", "virtual")),
+      for name in ("cache", "config", "constants", "parse", "scaling")),
     *(PACKAGE / "simserver" / "lighter" / f"{name}.py" for name in ("ledger", "txcheck")),
 ]
 
