@@ -89,3 +89,30 @@ async def serve_front_doors(gateway: Any) -> AsyncIterator[FrontDoors]:
     fmz = FmzServer(gateway.settings.fmz, gateway.api.services, gateway.api.methods)
     async with ops, fmz, aiohttp.ClientSession() as http:
         yield FrontDoors(gateway, f"http://127.0.0.1:{fmz.port}", f"http://127.0.0.1:{ops.port}", http, ops)
+
+
+@contextlib.asynccontextmanager
+async def fmz_on_venues(gateway_factory: Any, venues: dict[str, Any], paths: dict[str, str],
+                        dialect: Any) -> AsyncIterator[FrontDoors]:
+    """A gateway on `venues` (a dialect's accounts) with the FMZ bridge mapping `paths` to them for the
+    one trading strategy `local`; the front doors carry the dialect as `.dialect`."""
+    from gateway.orders.config import OrdersSettings
+
+    api = ApiSettings(port=0, strategies=[StrategySettings(name="local", api_key=LOCAL_KEY,
+                                                           permissions=frozenset(Permission))])
+    fmz = FmzSettings(enabled=True, port=0, credentials=[
+        FmzCredential(strategy="local", access_key=FMZ_ACCESS, secret_key=FMZ_SECRET, paths=paths)])
+    gateway = await gateway_factory(
+        venues=venues, api=api, fmz=fmz,
+        orders=OrdersSettings(unknown_backoff_base_ms=20, unknown_backoff_max_ms=200, resolve_interval_ms=20))
+    async with serve_front_doors(gateway) as front:
+        front.dialect = dialect
+        yield front
+
+
+async def fmz_ok(doors: FrontDoors, path: str, method: str, params: dict[str, Any] | None = None,
+                 **kw: Any) -> dict[str, Any]:
+    """One FMZ call on `path` that must answer 200; return the body."""
+    status, body = await doors.fmz(method, params, path=path, **kw)
+    assert status == 200, body
+    return body

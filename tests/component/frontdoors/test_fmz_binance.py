@@ -13,44 +13,28 @@ from typing import Any
 
 import pytest
 
-from gateway.api.config import ApiSettings, Permission, StrategySettings
-from gateway.api.fmz.config import FmzCredential, FmzSettings
-from gateway.orders.config import OrdersSettings
 from gateway.simserver.binance.server import BinanceDialect
 from tests.component.binance.dialect_helpers import adapter_settings, dialect_settings
-from tests.component.frontdoors.helpers import FMZ_ACCESS, FMZ_SECRET, serve_front_doors
-from tests.conftest import LOCAL_KEY
+from tests.component.frontdoors.helpers import fmz_ok, fmz_on_venues
 
 ORDER_KEYS = {"id", "symbol", "amount", "price", "deal_amount", "avg_price", "type", "status"}
 
 
 @pytest.fixture
 async def doors(gateway_factory):
-    async with BinanceDialect(dialect_settings(message_rate=20)) as dialect:
-        api = ApiSettings(port=0, strategies=[StrategySettings(name="local", api_key=LOCAL_KEY,
-                                                               permissions=frozenset(Permission))])
-        fmz = FmzSettings(enabled=True, port=0, credentials=[
-            FmzCredential(strategy="local", access_key=FMZ_ACCESS, secret_key=FMZ_SECRET,
-                          paths={"/binance": "bn", "/binance_futures": "bnf"})])
-        gateway = await gateway_factory(
-            venues={"bn": adapter_settings(dialect, "spot"), "bnf": adapter_settings(dialect, "usdm")},
-            api=api, fmz=fmz,
-            orders=OrdersSettings(unknown_backoff_base_ms=20, unknown_backoff_max_ms=200, resolve_interval_ms=20))
-        async with serve_front_doors(gateway) as front:
-            front.dialect = dialect  # type: ignore[attr-defined]
-            yield front
+    async with BinanceDialect(dialect_settings(message_rate=20)) as dialect, \
+            fmz_on_venues(gateway_factory, {"bn": adapter_settings(dialect, "spot"),
+                                            "bnf": adapter_settings(dialect, "usdm")},
+                          {"/binance": "bn", "/binance_futures": "bnf"}, dialect) as front:
+        yield front
 
 
 async def spot(doors, method: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    status, body = await doors.fmz(method, params, path="/binance", **kw)
-    assert status == 200, body
-    return body
+    return await fmz_ok(doors, "/binance", method, params, **kw)
 
 
 async def futures(doors, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    status, body = await doors.fmz(method, params, path="/binance_futures")
-    assert status == 200, body
-    return body
+    return await fmz_ok(doors, "/binance_futures", method, params)
 
 
 async def test_market_data_methods_answer_in_the_seed_shapes(doors) -> None:

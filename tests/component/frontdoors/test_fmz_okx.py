@@ -13,44 +13,28 @@ from typing import Any
 
 import pytest
 
-from gateway.api.config import ApiSettings, Permission, StrategySettings
-from gateway.api.fmz.config import FmzCredential, FmzSettings
-from gateway.orders.config import OrdersSettings
 from gateway.simserver.okx.server import OkxDialect
-from tests.component.frontdoors.helpers import FMZ_ACCESS, FMZ_SECRET, serve_front_doors
+from tests.component.frontdoors.helpers import fmz_ok, fmz_on_venues
 from tests.component.okx.okx_helpers import PERP, SPOT, adapter_settings, dialect_settings
-from tests.conftest import LOCAL_KEY
 
 ORDER_KEYS = {"id", "symbol", "amount", "price", "deal_amount", "avg_price", "type", "status"}
 
 
 @pytest.fixture
 async def doors(gateway_factory):
-    async with OkxDialect(dialect_settings()) as dialect:
-        api = ApiSettings(port=0, strategies=[StrategySettings(name="local", api_key=LOCAL_KEY,
-                                                               permissions=frozenset(Permission))])
-        fmz = FmzSettings(enabled=True, port=0, credentials=[
-            FmzCredential(strategy="local", access_key=FMZ_ACCESS, secret_key=FMZ_SECRET,
-                          paths={"/okx": "ok", "/okx_swap": "okf"})])
-        gateway = await gateway_factory(
-            venues={"ok": adapter_settings(dialect, "spot"), "okf": adapter_settings(dialect, "swap")},
-            api=api, fmz=fmz,
-            orders=OrdersSettings(unknown_backoff_base_ms=20, unknown_backoff_max_ms=200, resolve_interval_ms=20))
-        async with serve_front_doors(gateway) as front:
-            front.dialect = dialect  # type: ignore[attr-defined]
-            yield front
+    async with OkxDialect(dialect_settings()) as dialect, \
+            fmz_on_venues(gateway_factory, {"ok": adapter_settings(dialect, "spot"),
+                                            "okf": adapter_settings(dialect, "swap")},
+                          {"/okx": "ok", "/okx_swap": "okf"}, dialect) as front:
+        yield front
 
 
 async def spot(doors, method: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    status, body = await doors.fmz(method, params, path="/okx", **kw)
-    assert status == 200, body
-    return body
+    return await fmz_ok(doors, "/okx", method, params, **kw)
 
 
 async def swap(doors, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    status, body = await doors.fmz(method, params, path="/okx_swap")
-    assert status == 200, body
-    return body
+    return await fmz_ok(doors, "/okx_swap", method, params)
 
 
 async def test_market_data_methods_answer_in_the_seed_shapes_on_okx(doors) -> None:

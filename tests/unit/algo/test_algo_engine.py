@@ -247,7 +247,6 @@ def test_never_over_fills_whatever_the_venue_does(params, maker_fills, taker_fil
 
     run(algo, venue, check=bounded)
     assert algo.is_terminal and algo.filled_qty <= algo.qty
-    assert sum((c.qty for c in venue.placed if c.tif is TimeInForce.IOC), D(0)) >= 0
     if must_complete and taker_fills == [D(1)]:
         assert algo.state is AlgoState.COMPLETED and algo.filled_qty == algo.qty  # completes exactly
 
