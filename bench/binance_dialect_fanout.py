@@ -122,7 +122,7 @@ async def run(seconds: float, steps_per_tick: int) -> dict[str, Any]:
     from gateway.simserver.binance.server import BinanceDialect, DialectSettings
     from gateway.venues.sim.config import SimSettings, SimSymbolSettings
 
-    configure_logging("warning", "console", stream=sys.stderr)
+    configure_logging("warning", "console", stream=sys.stderr, cache=True)
     sim = SimSettings(symbols=[SimSymbolSettings(symbol=PERP, start_price=Decimal(65000), tick_size=Decimal("0.1"),
                                                  step_size=Decimal("0.001"), min_qty=Decimal("0.001"))])
     settings = DialectSettings(sim=sim, message_rate=0, api_keys={KEY: SECRET}, prewarm_steps=30, usdm_ping_s=None)

@@ -53,7 +53,7 @@ def _serve_gateway(ready: Any, go: Any, rate: int, seconds: float) -> None:
     from gateway.logconfig import configure_logging
     from gateway.venues.sim.config import SimSettings
 
-    configure_logging("warning", "json", stream=sys.stderr)  # stdout carries the result only
+    configure_logging("warning", "json", stream=sys.stderr, cache=True)  # stdout carries the result only
     settings = Settings(
         venues={"sim": SimSettings(message_rate=1)},
         api=ApiSettings(port=0, rate_limit_per_s=1000, strategies=[

@@ -32,7 +32,7 @@ def _serve(ready: Any, stop: Any, data_dir: str) -> None:
     from gateway.logconfig import configure_logging
     from gateway.venues.sim.config import SimSettings
 
-    configure_logging("warning", "json", stream=sys.stderr)
+    configure_logging("warning", "json", stream=sys.stderr, cache=True)
     settings = Settings(
         venues={"sim": SimSettings(message_rate=20, balances={"USDT": Decimal(10_000_000), "BTC": Decimal(100)})},
         api=ApiSettings(port=0, rate_limit_per_s=100_000, strategies=[

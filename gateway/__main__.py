@@ -212,6 +212,7 @@ def _run(args: argparse.Namespace) -> int:
         level=args.log_level or settings.log.level,
         fmt=args.log_format or settings.log.format,
         secrets=collect_secrets(settings),
+        cache=True,
     )
 
     from gateway.app import run

@@ -216,7 +216,8 @@ class Gateway:
             stack.push_async_callback(self.remote_algos.stop)  # writes queued records before the store closes
             store = await stack.enter_async_context(
                 OrderStore.open(data_dir / self.settings.orders.db_file, self.settings.orders.db_synchronous,
-                                observe_write=self.instruments.observe_journal_write)
+                                observe_write=self.instruments.observe_journal_write,
+                                append_log=self.settings.orders.journal_log)
             )
             self.orders = OrderService(
                 self.venues, store, self.router.publish_user, self.clock, self.settings.orders,

@@ -447,6 +447,19 @@ class _Families:
             open_orders,
         )
 
+        def journal_lag(g: MetricsSource) -> Iterator[tuple[list[str], float]]:
+            service = getattr(g, "orders", None)
+            if service is not None:
+                yield [], service.journal_lag
+
+        yield self._fill(
+            GaugeMetricFamily(
+                "gateway_journal_log_lag_batches",
+                "Order-journal batches in the append log that SQLite has not applied yet.",
+            ),
+            journal_lag,
+        )
+
     # --- brackets -------------------------------------------------------------------------------------
 
     def _brackets(self) -> Iterator[Metric]:

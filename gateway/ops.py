@@ -221,23 +221,25 @@ class RecentLog:
 
     def install(self) -> None:
         """Hook into the structlog chain and the root logger (idempotent)."""
-        config = structlog.get_config()
-        processors = list(config["processors"])
+        # The chain is changed in place: loggers cached before this point (`configure_logging(cache=True)`)
+        # hold the same list.
+        processors = structlog.get_config()["processors"]
         if any(p is self for p in processors):
             return
         for processor in processors:
             if isinstance(processor, SecretRedactor):
                 self._redactor = processor
                 self._chain_redacts = True
-        structlog.configure(processors=[*processors[:-1], self, *processors[-1:]])
+        processors.insert(max(len(processors) - 1, 0), self)
         self._handler = _Handler(self)
         logging.getLogger().addHandler(self._handler)
 
     def uninstall(self) -> None:
         """Take the processor and the handler out again."""
         processors = structlog.get_config()["processors"]
-        if any(p is self for p in processors):
-            structlog.configure(processors=[p for p in processors if p is not self])
+        for i in reversed(range(len(processors))):
+            if processors[i] is self:
+                del processors[i]
         if self._handler is not None:
             logging.getLogger().removeHandler(self._handler)
             self._handler = None

@@ -336,7 +336,7 @@ class Pending:
 
 @dataclass(slots=True)
 class Decision:
-    """What one message changed, in the order the service must carry it out: persist, publish, send.
+    """What one message changed, in the order the service must carry it out: persist, send, publish.
 
     `orders` are the records touched (the service persists their state as of the end of its batch);
     `events` are `(account, kind, data)` for the publish callback; `settle` resolves waiting callers.

@@ -32,6 +32,11 @@ class OrdersSettings(BaseModel):
     db_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", description="NORMAL: WAL survives process crashes, may lose the last commits on power loss"
     )
+    journal_log: bool = Field(
+        True,
+        description="NORMAL only: each journal batch is durable once appended to `<db_file>-orders.log` (one "
+                    "file write), SQLite follows behind; off: each batch is a SQLite commit before anything is sent",
+    )
     default_risk: RiskLimits = Field(default_factory=RiskLimits, description="limits of strategies not listed")
     risk: dict[str, RiskLimits] = Field(default_factory=dict, description="limits by strategy name")
     unknown_backoff_base_ms: int = Field(250, gt=0, description="first delay of an unknown-order query")
@@ -49,7 +54,9 @@ class OrdersSettings(BaseModel):
     )
     reconcile_timeout_s: float = Field(10.0, gt=0, description="deadline of one venue's reconciliation")
     closed_order_retention_ms: int = Field(
-        3_600_000, ge=0, description="terminal orders (and their fill ids) stay in memory this long"
+        3_600_000, ge=1_000,
+        description="terminal orders (and their fill ids) stay in memory this long (at least 1 s: longer than "
+                    "SQLite may lag behind the journal's append log)",
     )
     request_timeout_s: float = Field(10.0, gt=0, description="a venue call taking longer is an unknown outcome")
     stop_timeout_s: float = Field(5.0, gt=0, description="deadline to drain the inbox and journal on stop")

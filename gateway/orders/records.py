@@ -6,7 +6,7 @@ converts the order package's records to and from them, so neither package import
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -39,9 +39,16 @@ Row = tuple[Any, ...]
 class OrderJournal(Protocol):
     """What the order service needs from its persistence (implemented by `persistence.store.OrderStore`)."""
 
-    async def write(
+    @property
+    def appends_synchronously(self) -> bool: ...  # `append` returns None: the batch is durable on return
+    @property
+    def failed(self) -> BaseException | None: ...  # the journal can take no more writes
+    @property
+    def lag(self) -> int: ...  # batches durable and not yet queryable (0 without an append log)
+    async def flushed(self) -> None: ...  # return once every batch so far is queryable
+    def append(
         self, orders: Sequence[Row], fills: Sequence[Row], journal: Iterable[tuple[int, str, str, str | None, dict]]
-    ) -> None: ...
+    ) -> Awaitable[None] | None: ...
     async def load_orders(self, closed_since_ms: int) -> list[Row]: ...
     async def load_trade_ids(self, since_ms: int) -> list[Row]: ...
     async def get_order(

@@ -1,7 +1,7 @@
 """The order service: the async shell around the pure `OrderManager`.
 
 Every command, venue report, venue answer and resolver tick goes through one task, the `OrderWriter`
-(persist -> publish -> send, in batches). This module is the API around it: commands and queries for
+(persist -> send -> publish, in batches). This module is the API around it: commands and queries for
 the callers, the resolver's timer, and the reconciliation with each venue.
 
 Startup (`start`): reload open and recently closed orders from the store, then reconcile with every venue
@@ -58,7 +58,7 @@ log = structlog.get_logger("gateway.orders")
 
 
 class OrderService:
-    """Serialize every order decision through one task; persist -> publish -> send.
+    """Serialize every order decision through one task; persist -> send -> publish.
 
     Args:
         venues: venue sessions by name (the name is also the account name).
@@ -97,12 +97,21 @@ class OrderService:
     @property
     def is_ready(self) -> bool:
         """True once start-up reconciliation finished, until `stop` or a journal failure."""
-        return self._ready and self._writer.failed is None
+        return self._ready and self.failed is None
 
     @property
     def failed(self) -> BaseException | None:
-        """Why the writer task died (a journal failure), or None."""
-        return self._writer.failed
+        """Why the writer task died or the journal failed (crash-only: the service is done), or None."""
+        return self._writer.failed or self._journal.failed
+
+    @property
+    def journal_lag(self) -> int:
+        """Journal batches durable in the append log and not yet in SQLite (metrics)."""
+        return self._journal.lag
+
+    async def journal_flushed(self) -> None:
+        """Return once SQLite holds every journal batch written so far (ops tools and tests)."""
+        await self._journal.flushed()
 
     @property
     def kill_switch_engaged(self) -> bool:
@@ -187,10 +196,12 @@ class OrderService:
         self._writer.fail_waiters(GatewayError("order service stopped", code=ErrorCode.VENUE_UNAVAILABLE))
 
     def _on_writer_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
+        if self._writer.failed is not None or (not task.cancelled() and task.exception() is not None):
             # Crash-only: stop taking commands; the composition root sees `failed` and exits non-zero.
+            # Callers waiting for a venue answer get the failure now, not at their timeout.
             self._ready = False
             self._accepting = False
+            self._writer.fail_waiters(GatewayError("the order journal failed", code=ErrorCode.INTERNAL))
 
     # --- venue reports (the VenueSink.on_user entry point) --------------------------------------------
 
@@ -454,7 +465,7 @@ class OrderService:
 
     def _trading_venue(self, account: str | None) -> VenueAdapter:
         adapter = self._venue(account)
-        if not self._accepting or self._writer.failed is not None or adapter.name not in self._reconciled:
+        if not self._accepting or self.failed is not None or adapter.name not in self._reconciled:
             raise VenueUnavailable(f"{adapter.name} is not reconciled yet", venue=adapter.name)
         if adapter.state is not ConnectionState.OPEN:
             raise VenueUnavailable(f"{adapter.name} is {adapter.state}", venue=adapter.name)

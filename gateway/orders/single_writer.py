@@ -1,18 +1,26 @@
-"""The shell of a single-writer task: one inbox, batches folded in arrival order, persist -> publish -> act.
+"""The shell of a single-writer task: one inbox, batches folded in arrival order, persist -> act -> publish.
 
 The bracket service and the algo engine each own state that only one task may change. Both drain an
 inbox in batches and, per batch: fold every message (a pure state machine decides), **persist** what
-changed in one transaction, **publish** the changes, **answer** the callers, then **act** (hand the
-intents to whoever talks to venues). A failed write stops the task (crash-only): nothing is published,
+changed in one transaction, **act** (hand the intents to whoever talks to venues: their tasks are
+scheduled first), **publish** the changes, then **answer** the callers. A failed write stops the task (crash-only): nothing is published,
 answered as done or sent that was not persisted.
 
 `SingleWriter` is that loop; a subclass supplies the four steps (`_handle`, `_persist`, `_publish_batch`,
 `_act`) and its own batch type (`WriterBatch` plus what it collects).
+
+Inline batches: a writer whose `_persist` is synchronous (it returns None once the batch is durable: the
+order store's append log) sets `inline`. Then a `submit` that finds the writer idle (no batch being
+processed, nothing queued) processes its message at once, on the caller's stack, as a batch of one: the
+same steps in the same order as the task would take them on its next turn, without the wait for it;
+only the publication (and the answers) follow one turn of the loop later, behind the venue calls. This
+is what takes a bracket's fired stop from the tick to the venue call without a detour through the inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -58,6 +66,8 @@ class SingleWriter(Generic[B]):
         self.inbox: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
+        self.inline = False  # set by a subclass whose `_persist` is synchronous (see the module docstring)
+        self._busy = False  # a batch is being processed (its persist may be awaited)
 
     # --- the four steps ----------------------------------------------------------------------------------
 
@@ -71,7 +81,8 @@ class SingleWriter(Generic[B]):
     def _settle(self, out: B, now: int) -> None:
         """After every message of the batch is folded, before it is persisted (default: nothing)."""
 
-    async def _persist(self, out: B) -> None:
+    def _persist(self, out: B) -> Awaitable[None] | None:
+        """Make the batch durable: return None once it is, or an awaitable that makes it so."""
         raise NotImplementedError
 
     def _publish_batch(self, out: B) -> None:
@@ -108,10 +119,13 @@ class SingleWriter(Generic[B]):
         Raises:
             GatewayError: the answer was an error, or the writer is not running.
         """
-        if self.task is None or self.task.done():
+        if self.task is None or self.task.done() or self.failed is not None:
             raise VenueUnavailable(f"the {self.name} writer is not running", venue=self.name)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.inbox.put_nowait((msg, future))
+        if self.inline and not self._busy and self.inbox.empty():
+            self._process_inline((msg, future))  # nothing is ahead of it: decided now, in arrival order
+        else:
+            self.inbox.put_nowait((msg, future))
         admit()  # queued in arrival order: the caller's transport may start its next request
         reply = await future
         if isinstance(reply, GatewayError):
@@ -138,6 +152,40 @@ class SingleWriter(Generic[B]):
                 return
 
     async def _process(self, batch: list[tuple[Any, asyncio.Future[Any] | None]]) -> None:
+        self._busy = True
+        try:
+            out = self._fold(batch)
+            pending = self._persist_or_fail(out)
+            if pending is not None:
+                try:
+                    await pending
+                except Exception as exc:
+                    self._fail(out, exc)
+                    raise  # crash-only: nothing is published or sent that was not persisted
+            self._finish(out)
+        finally:
+            self._busy = False
+
+    def _process_inline(self, item: tuple[Any, asyncio.Future[Any] | None]) -> None:
+        self._busy = True
+        try:
+            out = self._fold([item])
+            try:
+                pending = self._persist_or_fail(out)
+            except Exception:
+                assert self.task is not None
+                self.task.cancel()  # the writer is dead (`failed` says why); its inbox is empty
+                return
+            if pending is not None:  # a subclass that set `inline` must persist synchronously
+                raise RuntimeError(f"{self.name}: an inline batch was not persisted synchronously")
+            self._act(out)
+            # The venue calls just scheduled run before the publication: it follows through the ready
+            # queue, so every batch is still published in order (the writer task wakes behind it).
+            asyncio.get_running_loop().call_soon(self._publish_and_answer, out)
+        finally:
+            self._busy = False
+
+    def _fold(self, batch: list[tuple[Any, asyncio.Future[Any] | None]]) -> B:
         out = self._new_batch()
         now = self._clock.now_ms()
         for msg, future in batch:
@@ -151,18 +199,29 @@ class SingleWriter(Generic[B]):
                 if future is not None:
                     out.replies.append((future, GatewayError(f"internal error: {exc!r}", code=ErrorCode.INTERNAL)))
         self._settle(out, now)
+        return out
+
+    def _persist_or_fail(self, out: B) -> Awaitable[None] | None:
         try:
-            await self._persist(out)
+            return self._persist(out)
         except Exception as exc:
-            log.exception(f"{self.name}.persist_failed")
-            self.failed = exc
-            failure = GatewayError(f"{self.name} store write failed", code=ErrorCode.INTERNAL)
-            for future, _ in out.replies:
-                if future is not None and not future.done():
-                    future.set_result(failure)
-            raise  # crash-only: nothing is published or sent that was not persisted
+            self._fail(out, exc)
+            raise
+
+    def _fail(self, out: B, exc: Exception) -> None:
+        log.exception(f"{self.name}.persist_failed", exc_info=exc)
+        self.failed = exc
+        failure = GatewayError(f"{self.name} store write failed", code=ErrorCode.INTERNAL)
+        for future, _ in out.replies:
+            if future is not None and not future.done():
+                future.set_result(failure)
+
+    def _finish(self, out: B) -> None:
+        self._act(out)  # first: the venue calls are scheduled ahead of whatever the publication wakes
+        self._publish_and_answer(out)
+
+    def _publish_and_answer(self, out: B) -> None:
         self._publish_batch(out)
         for future, reply in out.replies:
             if future is not None and not future.done():
                 future.set_result(reply() if callable(reply) else reply)
-        self._act(out)

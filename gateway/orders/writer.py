@@ -1,17 +1,20 @@
-"""The order service's writer: the one task that runs the pure `OrderManager` (persist -> publish -> send).
+"""The order service's writer: the one task that runs the pure `OrderManager` (persist -> send -> publish).
 
 It drains its inbox (commands, venue reports, answers of venue calls, resolver ticks) in batches and, for
-each batch: decides every message, **persists** every decision in one journal transaction, **publishes**
-the events and settles the callers waiting for a venue answer, answers the callers, then **sends**: each
-venue call is its own task whose outcome comes back through the inbox, so the manager never waits on a
-venue. A failed journal write stops the task (crash-only): nothing is published or sent that was not
+each batch: decides every message, **persists** every decision as one journal batch, **sends** (each
+venue call is its own task, scheduled now, whose outcome comes back through the inbox, so the manager
+never waits on a venue), **publishes** the events and settles the callers waiting for a venue answer,
+then answers the callers. A failed journal write stops the task (crash-only): nothing is published or sent that was not
 journaled.
+
+With the store's append log a batch is durable as soon as it is appended, so batches run inline: a command
+that finds the writer idle is decided, journaled and sent on its caller's stack (`SingleWriter`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -58,9 +61,15 @@ class OrderWriter(SingleWriter[_Batch]):
         self._send = send
         self.waiters: dict[WaiterKey, list[asyncio.Future[Any]]] = {}  # callers awaiting a venue answer
         self.calls: set[asyncio.Task[None]] = set()
+        self.inline = journal.appends_synchronously
 
     async def persist(self, decisions: list[Decision]) -> None:
-        """Journal `decisions` in one transaction (also used once at start, before the task runs)."""
+        """Journal `decisions` and wait until they are durable (used once at start, before the task runs)."""
+        pending = self._append(decisions)
+        if pending is not None:
+            await pending
+
+    def _append(self, decisions: Sequence[Decision]) -> Awaitable[None] | None:
         orders: dict[int, Any] = {}
         fills = []
         journal = []
@@ -69,9 +78,10 @@ class OrderWriter(SingleWriter[_Batch]):
                 orders[id(order)] = order
             fills.extend(decision.fills)
             journal.extend(decision.journal)
-        if orders or fills or journal:
-            await self._journal.write([order_to_row(o) for o in orders.values()],
-                                      [fill_to_row(f) for f in fills], journal)
+        if not (orders or fills or journal):
+            return None
+        return self._journal.append([order_to_row(o) for o in orders.values()], [fill_to_row(f) for f in fills],
+                                    journal)
 
     def emit(self, decisions: list[Decision]) -> None:
         """Publish the decisions' events and settle the callers their venue answers were for."""
@@ -122,8 +132,8 @@ class OrderWriter(SingleWriter[_Batch]):
                 reply = [self._wait(key) for key in reply.keys]
             out.replies.append((future, reply))
 
-    async def _persist(self, out: _Batch) -> None:
-        await self.persist(out.decisions)
+    def _persist(self, out: _Batch) -> Awaitable[None] | None:
+        return self._append(out.decisions)
 
     def _publish_batch(self, out: _Batch) -> None:
         self.emit(out.decisions)

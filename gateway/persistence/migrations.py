@@ -150,7 +150,17 @@ CREATE UNIQUE INDEX remote_algos_algo_id ON remote_algos (account, algo_id) WHER
 CREATE INDEX remote_algos_account_created ON remote_algos (account, created_ts);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+_V6 = """
+-- The order journal's write-ahead log (persistence.append_log): the last record applied to the tables
+-- above, written in the same transaction as the record's rows, so a replay at start applies each once.
+CREATE TABLE append_log_state (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    applied_seq     INTEGER NOT NULL
+);
+INSERT INTO append_log_state (id, applied_seq) VALUES (1, 0);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

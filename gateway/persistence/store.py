@@ -1,15 +1,18 @@
 """The order store: current order snapshots, fills, and the append-only journal, in SQLite.
 
-Writes come in batches (`write`): everything the order service decided since its last write goes into
-one transaction (journal first, then snapshots and fills), so the cost of a commit is shared by every
-decision in the batch. Reads serve restart, history and fill queries; open orders are served from memory.
+Writes come in batches: everything the order service decided since its last write is one batch (journal
+first, then snapshots and fills). With the append log (the default under `synchronous=NORMAL`), `append`
+makes a batch durable with one file write on the caller's thread and SQLite follows behind
+(`persistence.write_behind`), so no journal write waits for SQLite on the way to a venue. Without it,
+each batch is one SQLite transaction. Reads serve restart, history and fill queries (after SQLite has
+caught up with the log); open orders are served from memory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -18,8 +21,9 @@ import aiosqlite
 import orjson
 
 from gateway.persistence.db import open_database, write_transaction
+from gateway.persistence.write_behind import WriteBehind
 
-__all__ = ["FILL_COLUMNS", "JournalRow", "ORDER_COLUMNS", "OrderStore"]
+__all__ = ["FILL_COLUMNS", "JOURNAL_STATEMENTS", "ORDER_COLUMNS", "JournalRow", "OrderStore"]
 
 # Row layouts: `write` takes and the readers return plain tuples in exactly this column order (the
 # order package converts them to and from its records, so this package imports nothing but core).
@@ -37,6 +41,7 @@ _FILL_COLUMNS = (
 )
 _INSERT_FILL = f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES ({', '.join('?' * 15)})"
 _INSERT_JOURNAL = "INSERT INTO journal (ts, kind, account, client_order_id, data) VALUES (?, ?, ?, ?, ?)"
+JOURNAL_STATEMENTS = {"journal": _INSERT_JOURNAL, "orders": _UPSERT_ORDER, "fills": _INSERT_FILL}  # the log names these
 ORDER_COLUMNS = tuple(c.strip() for c in _ORDER_COLUMNS.split(","))
 FILL_COLUMNS = tuple(c.strip() for c in _FILL_COLUMNS.split(","))
 
@@ -50,28 +55,82 @@ def _json_default(value: Any) -> Any:
 class OrderStore:
     """Persistent order state over one aiosqlite connection (one writer: the order service).
 
-    `observe_write`, when given, is called with the seconds each committed `write` took (metrics).
+    Args:
+        conn: the migrated database.
+        behind: the append log in front of it (None: every batch is written to SQLite directly).
+        observe_write: called with the seconds each SQLite transaction of batches took (metrics).
     """
 
-    def __init__(self, conn: aiosqlite.Connection, observe_write: Callable[[float], None] | None = None):
+    def __init__(self, conn: aiosqlite.Connection, observe_write: Callable[[float], None] | None = None,
+                 behind: WriteBehind | None = None):
         self._conn = conn
         self._observe_write = observe_write
-        self.writes = 0  # transactions committed
+        self._behind = behind
+        self.writes = 0  # batches written (appended to the log, or committed)
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
         cls, path: str | Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL", *,
-        observe_write: Callable[[float], None] | None = None,
+        observe_write: Callable[[float], None] | None = None, append_log: bool = True,
     ) -> AsyncIterator[OrderStore]:
-        """Open the database at `path` (migrating it) for the duration of the context."""
+        """Open the database at `path` (migrating it, applying what its append log holds) for the context.
+
+        The append log (`<path>-orders.log`) is used for writes when `append_log` and `synchronous` is
+        NORMAL; under FULL every batch is an fsynced SQLite transaction instead. A log left by an earlier
+        run is applied either way.
+        """
         conn = await open_database(path, synchronous)
+        behind = None
         try:
-            yield cls(conn, observe_write)
+            behind = await WriteBehind.open(conn, f"{path}-orders.log", JOURNAL_STATEMENTS, observe_write)
+            if not (append_log and synchronous == "NORMAL"):
+                await behind.close()
+                behind = None
+            yield cls(conn, observe_write, behind)
         finally:
-            await conn.close()
+            try:
+                if behind is not None:
+                    await behind.close()
+            finally:
+                await conn.close()
 
     # --- writes ---------------------------------------------------------------------------------------
+
+    @property
+    def appends_synchronously(self) -> bool:
+        """Whether `append` makes a batch durable before it returns (the append log is in use)."""
+        return self._behind is not None
+
+    def append(
+        self,
+        orders: Sequence[tuple[Any, ...]],
+        fills: Sequence[tuple[Any, ...]],
+        journal: Iterable[JournalRow],
+    ) -> Awaitable[None] | None:
+        """Make one batch durable: journal entries, order snapshots, fills.
+
+        With the append log, the batch is durable when this returns (None is returned). Without it, the
+        returned awaitable writes it to SQLite.
+
+        Order rows replace the stored snapshot with the same (account, order_key); fill rows whose
+        (venue, trade_id) is already stored are ignored.
+
+        Raises:
+            OSError: the log write failed; also the failure of SQLite behind the log, once it failed.
+            sqlite3.Error: (awaiting the result) the transaction failed and was rolled back.
+        """
+        journal_rows = [
+            (ts, kind, account, client_order_id, orjson.dumps(data, default=_json_default).decode())
+            for ts, kind, account, client_order_id, data in journal
+        ]
+        if not (journal_rows or orders or fills):
+            return None
+        if self._behind is None:
+            return self._transaction(orders, fills, journal_rows)
+        self._behind.append((("journal", journal_rows), ("orders", orders), ("fills", fills)))
+        self.writes += 1
+        return None
 
     async def write(
         self,
@@ -79,32 +138,40 @@ class OrderStore:
         fills: Sequence[tuple[Any, ...]],
         journal: Iterable[JournalRow],
     ) -> None:
-        """Write one batch in one transaction: journal entries, then order snapshots, then fills.
+        """`append` one batch and wait until it is durable (see `append`)."""
+        pending = self.append(orders, fills, journal)
+        if pending is not None:
+            await pending
 
-        Order rows replace the stored snapshot with the same (account, order_key); fill rows whose
-        (venue, trade_id) is already stored are ignored.
-
-        Raises:
-            sqlite3.Error: the transaction failed and was rolled back.
-        """
-        journal_rows = [
-            (ts, kind, account, client_order_id, orjson.dumps(data, default=_json_default).decode())
-            for ts, kind, account, client_order_id, data in journal
-        ]
-        order_rows = orders
-        fill_rows = fills
-        if not (journal_rows or order_rows or fill_rows):
-            return
+    async def _transaction(self, orders: Sequence[tuple[Any, ...]], fills: Sequence[tuple[Any, ...]],
+                           journal_rows: Sequence[tuple[Any, ...]]) -> None:
         started = time.perf_counter()
-        await write_transaction(self._conn, ((_INSERT_JOURNAL, journal_rows), (_UPSERT_ORDER, order_rows),
-                                             (_INSERT_FILL, fill_rows)))
+        await write_transaction(self._conn, ((_INSERT_JOURNAL, journal_rows), (_UPSERT_ORDER, orders),
+                                             (_INSERT_FILL, fills)))
         self.writes += 1
         if self._observe_write is not None:
             self._observe_write(time.perf_counter() - started)
 
+    @property
+    def failed(self) -> BaseException | None:
+        """Why SQLite could not follow the append log (the store is unusable), or None."""
+        return self._behind.failed if self._behind is not None else None
+
+    @property
+    def lag(self) -> int:
+        """Batches appended to the log and not yet applied to SQLite."""
+        return self._behind.lag if self._behind is not None else 0
+
+    async def flushed(self) -> None:
+        """Return once SQLite holds every batch appended so far."""
+        if self._behind is not None:
+            await self._behind.caught_up()
+
     # --- reads ----------------------------------------------------------------------------------------
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    async def _rows(self, sql: str, params: Sequence[Any] = (), *, settled: bool = True) -> list[Any]:
+        if settled and self._behind is not None and self._behind.lag:
+            await self._behind.caught_up()  # read your writes
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def load_orders(self, closed_since_ms: int) -> list[tuple[Any, ...]]:
@@ -126,15 +193,22 @@ class OrderStore:
     async def get_order(
         self, account: str, client_order_id: str | None = None, order_id: str | None = None
     ) -> tuple[Any, ...] | None:
-        """Return the stored order with this client order id (else venue order id), or None."""
+        """Return the stored order with this client order id (else venue order id), or None.
+
+        It does not wait for SQLite to catch up with the append log: the order service asks only for
+        orders it no longer holds in memory, and it holds every order for minutes after its last change
+        (`closed_order_retention_ms`), far longer than SQLite lags. So a placement with a client order
+        id waits for no SQLite write.
+        """
         if client_order_id:
             rows = await self._rows(
                 f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account = ? AND client_order_id = ?",
-                (account, client_order_id),
+                (account, client_order_id), settled=False,
             )
         elif order_id:
             rows = await self._rows(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account = ? AND order_id = ?", (account, order_id)
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account = ? AND order_id = ?", (account, order_id),
+                settled=False,
             )
         else:
             return None

@@ -1,4 +1,4 @@
-"""The local algo engine's writer: the one task that changes parents (persist -> publish -> run intents).
+"""The local algo engine's writer: the one task that changes parents (persist -> run intents -> publish).
 
 It drains its inbox in batches. Per batch it folds every message through the pure engine (commands,
 child reports, answers of child calls, ticks), lets every touched parent decide again (`engine.advance`),

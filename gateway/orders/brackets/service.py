@@ -62,7 +62,7 @@ _FIRE_HOLD_S = 0.25  # at most this long a fire's record waits for its order's f
 
 
 class BracketService:
-    """Own every bracket; persist -> publish -> run intents. See the module docstring.
+    """Own every bracket; persist -> run intents -> publish. See the module docstring.
 
     Args:
         venues: venue sessions by name (= account name).
@@ -90,7 +90,7 @@ class BracketService:
         self._writer.run_venue_intents = self._runner.submit
         self._position_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         # Fires whose record waits for their order to be journaled (see `on_tick`): by the fired order's id.
-        self._held_fires: dict[str, tuple[Bracket, Decision, asyncio.TimerHandle]] = {}
+        self._held_fires: dict[str, tuple[Bracket, LegName, Decision, asyncio.TimerHandle]] = {}
         self._loaded = False
         self._ready = False
         self._started_ms = clock.now_ms()
@@ -238,32 +238,35 @@ class BracketService:
             if self.fire_samples is not None:
                 self.fire_samples.append(time.perf_counter_ns() - t0)
             if decision.changed:
-                log.info("bracket.fired", bracket_id=bracket_id, leg=str(leg), symbol=event.symbol,
-                         trigger_source=bracket.trigger_source.value)
-                self._hold_fire(bracket, decision)
+                self._hold_fire(bracket, LegName(leg), decision)
 
-    def _hold_fire(self, bracket: Bracket, decision: Decision) -> None:
-        """Persist and publish a fire once its order is journaled (its first report), not while it is.
+    def _hold_fire(self, bracket: Bracket, leg: LegName, decision: Decision) -> None:
+        """Log, persist and publish a fire once its order is journaled and sent (its first report).
 
-        The bracket store writing the fired record at the same moment as the order journal writes the fired
-        order made them contend for SQLite's write lock: the journal write, on the trigger-to-venue path,
-        then waited out SQLite's busy sleeps (p99 3 ms against 1 ms without). Held, the record follows the
-        order's first report (or its answer, or `_FIRE_HOLD_S`). A crash in between loses nothing: the
-        order is journaled, and a bracket loaded with the leg armed adopts the order it finds for the leg.
+        Everything done for a fire before its order reaches the venue delays it: the order's lane runs
+        first, and the fire's log line and record (the bracket writer's batch: a store write, a
+        publication) follow the order's first report (or its answer, or `_FIRE_HOLD_S`), which the order
+        service publishes behind the venue call. A crash in between loses nothing: the order is journaled,
+        and a bracket loaded with the leg armed adopts the order it finds for the leg.
         """
         fired = next((i.client_order_id for i in decision.intents if isinstance(i, FireLeg)), None)
         if fired is None:
-            self._writer.put(FiredMessage(decision, bracket.to_public()))
+            self._record_fire(bracket, leg, decision)
             return
         timer = asyncio.get_running_loop().call_later(_FIRE_HOLD_S, self._release_fire, fired)
-        self._held_fires[fired] = (bracket, decision, timer)
+        self._held_fires[fired] = (bracket, leg, decision, timer)
 
     def _release_fire(self, client_order_id: str | None) -> None:
         held = self._held_fires.pop(client_order_id, None) if client_order_id else None
         if held is not None:
-            bracket, decision, timer = held
+            bracket, leg, decision, timer = held
             timer.cancel()
-            self._writer.put(FiredMessage(decision, bracket.to_public()))
+            self._record_fire(bracket, leg, decision)
+
+    def _record_fire(self, bracket: Bracket, leg: LegName, decision: Decision) -> None:
+        log.info("bracket.fired", bracket_id=bracket.bracket_id, leg=str(leg), symbol=bracket.symbol,
+                 trigger_source=bracket.trigger_source.value)
+        self._writer.put(FiredMessage(decision, bracket.to_public()))
 
     def _feed_answer(self, answer: Answer) -> None:
         if answer.report is not None:

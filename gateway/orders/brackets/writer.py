@@ -1,4 +1,4 @@
-"""The bracket service's writer: the one task that changes brackets (persist -> publish -> run intents).
+"""The bracket service's writer: the one task that changes brackets (persist -> run intents -> publish).
 
 It drains its inbox in batches. Per batch it folds every message through the pure machine (or applies
 a reconciliation's repairs), **persists** each bracket that changed in one SQLite transaction,

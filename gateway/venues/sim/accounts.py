@@ -337,7 +337,7 @@ class Ledger:
     def mark(self, symbol: str, price: Decimal) -> list[str]:
         """Set the mark price of `symbol`; return the accounts holding a position in it."""
         self._marks[symbol] = price
-        holders = list(self._holders.get(symbol, ()))
+        holders = sorted(self._holders.get(symbol, ()))  # by name: the same order after a restore
         accounts = self.accounts
         for name in holders:
             accounts[name].positions[symbol].mark_price = price
@@ -346,7 +346,7 @@ class Ledger:
     def apply_funding(self, symbol: str, instrument: Instrument, rate: Decimal, mark: Decimal) -> list[str]:
         """Pay funding on `symbol`: longs pay ``qty * mark * rate`` to shorts (rate > 0). Zero-sum."""
         asset = settle_asset(instrument)
-        holders = list(self._holders.get(symbol, ()))
+        holders = sorted(self._holders.get(symbol, ()))
         for name in holders:
             account = self.accounts[name]
             pos = account.positions[symbol]

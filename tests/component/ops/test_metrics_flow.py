@@ -30,6 +30,7 @@ NEW_FAMILIES = {
     "gateway_order_ack_latency_seconds",
     "gateway_market_tick_to_client_seconds",
     "gateway_journal_write_seconds",
+    "gateway_journal_log_lag_batches",
     "gateway_venue_reconnects",
     "gateway_venue_user_stream_restarts",
     "gateway_venue_listen_key_rotations",
@@ -106,6 +107,7 @@ async def test_order_families_move_with_placements_and_rejects(gw) -> None:
     with pytest.raises(ApiError) as refused_there:  # refused by the venue
         await client.place_order(PERP, "buy", "limit", qty="0.010", price=str(bid - 100))
     gateway.venues["sim"].faults.reject_all = None  # type: ignore[attr-defined]
+    await gateway.orders.journal_flushed()  # SQLite follows the journal's append log: its writes are counted
 
     _, busy = await scrape(port)
     assert value(busy, "gateway_orders_open", venue="sim", state="new") == 1

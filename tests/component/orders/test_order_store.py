@@ -82,7 +82,8 @@ async def test_write_batches_and_queries(tmp_path: Path) -> None:
 
 async def test_a_batch_that_fails_midway_is_rolled_back_whole(tmp_path: Path) -> None:
     # One transaction: the journal entry and the order snapshot written before the failing fill row go too.
-    async with OrderStore.open(tmp_path / "o.db") as store:
+    async with OrderStore.open(tmp_path / "o.db", append_log=False) as store:
+        assert not store.appends_synchronously
         broken_fill = (*fill_to_row(fill("T9", "z", 5))[:-1], object())  # not a type SQLite can bind
         with pytest.raises(sqlite3.Error):
             await store.write([order_to_row(order("z", 5))], [broken_fill],
@@ -90,6 +91,17 @@ async def test_a_batch_that_fails_midway_is_rolled_back_whole(tmp_path: Path) ->
         assert await store.counts() == {"orders": 0, "fills": 0, "journal": 0}
         assert store.writes == 0
         await store.write([order_to_row(order("y", 6))], [], [])  # the connection is still usable
+        assert await store.counts() == {"orders": 1, "fills": 0, "journal": 0}
+
+
+async def test_a_batch_the_log_cannot_encode_is_refused_whole(tmp_path: Path) -> None:
+    async with OrderStore.open(tmp_path / "o.db") as store:
+        assert store.appends_synchronously
+        broken_fill = (*fill_to_row(fill("T9", "z", 5))[:-1], object())
+        with pytest.raises(TypeError):
+            store.append([order_to_row(order("z", 5))], [broken_fill], [JournalEntry(5, "intent.place", "fake", "z", {})])
+        assert store.writes == 0 and await store.counts() == {"orders": 0, "fills": 0, "journal": 0}
+        assert store.append([order_to_row(order("y", 6))], [], []) is None  # durable on return; usable
         assert await store.counts() == {"orders": 1, "fills": 0, "journal": 0}
 
 
@@ -101,10 +113,10 @@ class FailingJournal:
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self._store, name)
 
-    async def write(self, *args: object) -> None:
+    def append(self, *args: object) -> object:
         if self.fail:
             raise OSError("disk full")
-        await self._store.write(*args)  # type: ignore[arg-type]
+        return self._store.append(*args)  # type: ignore[arg-type]
 
 
 async def test_nothing_is_sent_or_published_that_was_not_journaled(tmp_path: Path) -> None:
