@@ -13,7 +13,7 @@ it (`VenueEventRouter.on_market`): the cost of a tick that fires nothing (market
 index), and trigger-to-order-sent for ticks that cross one stop each — to the FireLeg handed to its lane
 (`to_runner`), and to the venue adapter's `place_order` call (`to_venue`: lane -> order service ->
 journal append -> venue call), with a same-run baseline of the machine's own tail (a computation as long
-as the median, timed as often) and the CPU steal share while sampling. Then one reconcile pass over N native brackets through the service's
+as the median, timed after each fire) and the CPU steal share while sampling. Then one reconcile pass over N native brackets through the service's
 writer (the venue view given, as `fetch_views` would build it; steady state, and 10% ids to learn, which
 persists and publishes those brackets).
 
@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from gateway.core.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -54,6 +55,7 @@ from gateway.orders.brackets import (
 )
 
 T0 = 1_700_000_000_000
+WARMUP_FIRES = 50  # fired before the samples (the baseline is calibrated to their median)
 MID = Decimal(1000)
 
 
@@ -229,7 +231,7 @@ async def bench_service(n: int, symbols: int, ticks: int, samples: int, rng: ran
             adapter.place_order = timed_place  # type: ignore[method-assign]
             for k in range(symbols):  # a long position for the stops to reduce: the venue accepts every fire
                 position = adapter.engine.ledger.position("sim", f"S{k}/USDT:USDT")
-                position.qty, position.entry_price = Decimal(samples // symbols + 10), MID
+                position.qty, position.entry_price = Decimal((samples + WARMUP_FIRES) // symbols + 10), MID
             brackets = build(n, symbols, LegMode.EMULATED, rng, unique=True, resting_stops=True)
             for b in brackets:
                 service.book.add(b, "bench")
@@ -254,25 +256,32 @@ async def bench_service(n: int, symbols: int, ticks: int, samples: int, rng: ran
                 quiet.append(time.perf_counter_ns() - t)
             assert not service.runner.busy
             longs = sorted((b for b in brackets if b.side is Side.BUY), key=lambda b: -b.stop_loss.trigger_price)
-            service.fire_samples = to_runner = []
-            to_venue = []
-            steal_before = _cpu_ticks()
-            for b in longs[:samples]:
+            async def fire(b: Bracket) -> int:
                 arrived.clear()
                 before = len(sent)
                 t = time.perf_counter_ns()
                 router.on_market(trade(b.symbol, b.stop_loss.trigger_price))
                 await asyncio.wait_for(arrived.wait(), 5)
-                to_venue.append(sent[before] - t)
+                took = sent[before] - t
                 await service.runner.idle(5)  # let this fire's aftermath settle: samples do not overlap
                 await service._writer.submit(None)
+                return took
+
+            warmup = [await fire(b) for b in longs[:WARMUP_FIRES]]  # the highest stops: a tick fires one
+            spin = _calibrated_spin(int(statistics.median(warmup)))
+            service.fire_samples = to_runner = []
+            to_venue, same_work = [], []
+            steal_before = _cpu_ticks()
+            for b in longs[WARMUP_FIRES:WARMUP_FIRES + samples]:
+                to_venue.append(await fire(b))
+                await asyncio.sleep(0)
+                same_work.append(spin())  # the baseline, sampled in the same moments
             steal = _steal_share(steal_before, _cpu_ticks())
             service.fire_samples = None
             await service.runner.idle(30)
             tick = {"armed_legs": len(service.book.index), "ticks": ticks, **_percentiles(quiet)}
             latency = {"samples": len(to_venue), "to_runner": _percentiles(to_runner), "to_venue": _percentiles(to_venue),
-                       "cpu_steal_share": steal,
-                       "same_work_baseline": await _same_work_baseline(int(statistics.median(to_venue)), len(to_venue))}
+                       "same_work_baseline": _percentiles(same_work), "cpu_steal_share": steal}
             passes = {}
             for share in (0.0, 0.1):
                 service.book.brackets.clear()
@@ -290,12 +299,11 @@ async def bench_service(n: int, symbols: int, ticks: int, samples: int, rng: ran
             return {"tick_cost_quiet": tick, "trigger_to_sent": latency, "reconcile_through_service": passes}
 
 
-async def _same_work_baseline(target_ns: int, samples: int) -> dict[str, object]:
-    """The machine's own tail, measured in the same run: a fixed pure-Python computation calibrated to take
-    as long as the trigger-to-venue median, timed as many times, one per turn of the event loop. On a
-    quiet machine its p99 stays near its p50; what a busy host or a hypervisor takes (CPU steal) shows in
-    its tail as in the gateway's."""
-    import asyncio
+def _calibrated_spin(target_ns: int) -> Callable[[], int]:
+    """The machine's own tail, measured in the same run: return a timer of a fixed pure-Python computation
+    that takes about `target_ns` (the trigger-to-venue median), to be timed between the fires. On a quiet
+    machine its p99 stays near its p50; what a busy host or a hypervisor takes (CPU steal) shows in its
+    tail as in the gateway's."""
 
     def spin(n: int) -> int:
         total = 0
@@ -310,14 +318,13 @@ async def _same_work_baseline(target_ns: int, samples: int) -> dict[str, object]
         spin(n)
         took = time.perf_counter_ns() - t
     n = max(1, n * target_ns // max(took, 1))
-    out = []
-    before = _cpu_ticks()
-    for _ in range(samples):
-        await asyncio.sleep(0)
+
+    def timed() -> int:
         t = time.perf_counter_ns()
         spin(n)
-        out.append(time.perf_counter_ns() - t)
-    return {"samples": samples, **_percentiles(out), "cpu_steal_share": _steal_share(before, _cpu_ticks())}
+        return time.perf_counter_ns() - t
+
+    return timed
 
 
 def _cpu_ticks() -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -239,41 +239,72 @@ class OrderService:
                 NOT_SUPPORTED, RISK_LIMIT, DUPLICATE_CLIENT_ID, VENUE_UNAVAILABLE (not ready, venue down),
                 VENUE_REJECTED / RATE_LIMITED (the venue said no; the order is recorded as rejected).
         """
-        if self._observe_ack is None and self._count_reject is None:
-            return await self._place(strategy, account, params, fresh_client_id)
+        if fresh_client_id:
+            return await self.start_place(strategy, account, params)
         started = time.perf_counter()
         try:
-            placed = await self._place(strategy, account, params, fresh_client_id)
+            if not isinstance(params, PlaceParams):
+                params = PlaceParams.from_mapping(params)
+            adapter = self._trading_venue(account)
+            instrument = self._instrument(adapter, params.symbol)
+            if params.client_order_id and self.manager.get(adapter.name, params.client_order_id) is None:
+                row = await self._journal.get_order(adapter.name, params.client_order_id)
+                if row is not None:  # placed before the in-memory retention window: still the same order
+                    stored = order_from_row(row)
+                    if stored.symbol != instrument.symbol or stored.side is not params.side or stored.external:
+                        raise OrderRejected(f"client_order_id {params.client_order_id!r} is used by another order",
+                                            code=ErrorCode.DUPLICATE_CLIENT_ID)
+                    return stored.to_public()
+            decided = self._writer.submit_nowait(PlaceOrder(strategy, adapter.name, params, instrument,
+                                                            adapter.capabilities))
         except GatewayError as exc:
-            # Labels stay bounded: an account that is not a configured venue is counted as "".
-            venue = account or self._default or ""
-            venue = venue if venue in self._venues else ""
-            if self._count_reject is not None:
-                self._count_reject(venue, exc.code.value)
-            if self._observe_ack is not None and isinstance(exc, VenueRejected | VenueRateLimited):
-                self._observe_ack(venue, time.perf_counter() - started)  # the venue answered: no
+            self._count_refusal(account, exc, started)
+            raise
+        return await self._placed(account, decided, started)
+
+    def start_place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any]
+                    ) -> Awaitable[dict[str, Any]]:
+        """`place` for an order whose client order id is fresh (see `place`), started now.
+
+        When the order writer is idle, the order is validated, decided, journaled and its venue call
+        scheduled before this returns (the venue call is the next thing the event loop runs): a bracket's
+        fired stop goes out from the tick that crossed it. Await the result for what `place` returns.
+
+        Raises:
+            GatewayError: what `place` refuses before anything is sent (also when awaiting: the venue's
+                refusals).
+        """
+        started = time.perf_counter()
+        try:
+            if not isinstance(params, PlaceParams):
+                params = PlaceParams.from_mapping(params)
+            adapter = self._trading_venue(account)
+            command = PlaceOrder(strategy, adapter.name, params, self._instrument(adapter, params.symbol),
+                                 adapter.capabilities)
+            decided = self._writer.submit_nowait(command)
+        except GatewayError as exc:
+            self._count_refusal(account, exc, started)
+            raise
+        return self._placed(account, decided, started)
+
+    async def _placed(self, account: str | None, decided: asyncio.Future[Any], started: float) -> dict[str, Any]:
+        try:
+            placed = _one(await self._answers(decided))
+        except GatewayError as exc:
+            self._count_refusal(account, exc, started)
             raise
         if self._observe_ack is not None and placed.get("status") != "unknown":
             self._observe_ack(placed["account"], time.perf_counter() - started)
         return placed
 
-    async def _place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any],
-                     fresh_client_id: bool = False) -> dict[str, Any]:
-        if not isinstance(params, PlaceParams):
-            params = PlaceParams.from_mapping(params)
-        adapter = self._trading_venue(account)
-        instrument = self._instrument(adapter, params.symbol)
-        if (params.client_order_id and not fresh_client_id
-                and self.manager.get(adapter.name, params.client_order_id) is None):
-            row = await self._journal.get_order(adapter.name, params.client_order_id)
-            if row is not None:  # placed before the in-memory retention window: still the same order
-                stored = order_from_row(row)
-                if stored.symbol != instrument.symbol or stored.side is not params.side or stored.external:
-                    raise OrderRejected(f"client_order_id {params.client_order_id!r} is used by another order",
-                                        code=ErrorCode.DUPLICATE_CLIENT_ID)
-                return stored.to_public()
-        command = PlaceOrder(strategy, adapter.name, params, instrument, adapter.capabilities)
-        return _one(await self._command(command))
+    def _count_refusal(self, account: str | None, exc: GatewayError, started: float) -> None:
+        # Labels stay bounded: an account that is not a configured venue is counted as "".
+        venue = account or self._default or ""
+        venue = venue if venue in self._venues else ""
+        if self._count_reject is not None:
+            self._count_reject(venue, exc.code.value)
+        if self._observe_ack is not None and isinstance(exc, VenueRejected | VenueRateLimited):
+            self._observe_ack(venue, time.perf_counter() - started)  # the venue answered: no
 
     async def place_group(self, strategy: str | None, account: str | None, entry: PlaceParams,
                           children: Sequence[PlaceParams]) -> list[dict[str, Any]]:
@@ -442,7 +473,12 @@ class OrderService:
     # --- helpers ----------------------------------------------------------------------------------------
 
     async def _command(self, msg: Any) -> list[Any]:
-        reply = await self._writer.submit(msg)
+        return await self._answers(self._writer.submit_nowait(msg))
+
+    async def _answers(self, decided: asyncio.Future[Any]) -> list[Any]:
+        reply = await decided
+        if isinstance(reply, GatewayError):
+            raise reply
         if not isinstance(reply, list):
             return [reply]
         try:  # bounded by the venue call timeout; this is only a guard against a lost settle

@@ -119,6 +119,19 @@ class SingleWriter(Generic[B]):
         Raises:
             GatewayError: the answer was an error, or the writer is not running.
         """
+        reply = await self.submit_nowait(msg)
+        if isinstance(reply, GatewayError):
+            raise reply
+        return reply
+
+    def submit_nowait(self, msg: Any) -> asyncio.Future[Any]:
+        """Hand over a message now; return the future of its answer (a GatewayError is an answer here).
+
+        An inline writer that is idle has decided, persisted and acted on it when this returns.
+
+        Raises:
+            GatewayError: the writer is not running.
+        """
         if self.task is None or self.task.done() or self.failed is not None:
             raise VenueUnavailable(f"the {self.name} writer is not running", venue=self.name)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -127,10 +140,7 @@ class SingleWriter(Generic[B]):
         else:
             self.inbox.put_nowait((msg, future))
         admit()  # queued in arrival order: the caller's transport may start its next request
-        reply = await future
-        if isinstance(reply, GatewayError):
-            raise reply
-        return reply
+        return future
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -8,6 +8,10 @@ back (`feed`) as an `Answer`, which the bracket service folds into the machine o
 
 Semantics from the core (`intents.py`): a later `ResizeLeg` for the same leg supersedes an earlier one
 still queued; "already gone" on a cancel is fine; a resize of an order that has finished is dropped.
+
+A fired emulated leg (`FireLeg`) whose lane is idle is started in `submit` itself, on the tick's stack:
+the order service decides and journals it and schedules its venue call before `submit` returns (its
+lane then only waits for the answer). Nothing else the tick does comes before the order.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,6 +45,8 @@ from gateway.orders.commands import PlaceParams
 from gateway.orders.service import OrderService
 
 __all__ = ["Answer", "IntentRunner", "UNKNOWN_OUTCOME"]
+
+_Started = tuple[PlaceParams, "Awaitable[dict[str, Any]] | Exception"]  # a placement under way, or why not
 
 log = structlog.get_logger("gateway.brackets")
 
@@ -94,16 +100,20 @@ class IntentRunner:
         return len(self._lanes)
 
     def submit(self, intents: Iterable[Intent]) -> None:
-        """Queue the venue intents among `intents` on their brackets' lanes (others are ignored)."""
+        """Queue the venue intents among `intents` on their brackets' lanes (others are ignored); start a
+        fired leg's order at once when its lane is idle."""
         for intent in intents:
             if not isinstance(intent, VENUE_INTENTS):
                 continue
             lane = self._lanes.get(intent.bracket_id)
             if lane is None:
                 lane = self._lanes[intent.bracket_id] = deque()
-                task = asyncio.create_task(self._drain(intent.bracket_id, lane), name="brackets.lane")
+                first = self._start_fire(intent) if isinstance(intent, FireLeg) else None
+                task = asyncio.create_task(self._drain(intent.bracket_id, lane, first), name="brackets.lane")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+                if first is not None:
+                    continue
             elif isinstance(intent, ResizeLeg):  # a later resize of the same leg supersedes a queued one
                 for queued in [q for q in lane if isinstance(q, ResizeLeg) and q.leg is intent.leg]:
                     lane.remove(queued)
@@ -128,8 +138,13 @@ class IntentRunner:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._lanes.clear()
 
-    async def _drain(self, bracket_id: str, lane: deque[Intent]) -> None:
+    async def _drain(self, bracket_id: str, lane: deque[Intent], first: _Started | None = None) -> None:
         try:
+            if first is not None:
+                try:
+                    await self._settle_place(bracket_id, *first)
+                except Exception:  # a bug: log it, keep the lane going
+                    log.exception("brackets.intent_failed", bracket_id=bracket_id, intent="FireLeg")
             while lane:
                 intent = lane.popleft()
                 try:
@@ -143,11 +158,7 @@ class IntentRunner:
     async def _run(self, intent: Intent) -> None:
         strategy = self._strategy_of(intent.bracket_id)
         if isinstance(intent, FireLeg):
-            if self.on_fire_sent is not None:
-                self.on_fire_sent(intent, time.perf_counter_ns())
-            params = PlaceParams(intent.symbol, intent.side, intent.type, intent.qty, intent.price, None,
-                                 TimeInForce.GTC, self._flag(intent), intent.client_order_id)
-            await self._place(strategy, intent.bracket_id, intent.account, params)
+            await self._settle_place(intent.bracket_id, *self._start_fire(intent))
         elif isinstance(intent, PlaceLeg):
             if self._pause_ms:
                 log.warning("bracket.debug_pause", bracket_id=intent.bracket_id, leg=intent.leg.value,
@@ -176,11 +187,31 @@ class IntentRunner:
     def _flag(self, intent: PlaceLeg | FireLeg | ResizeLeg) -> bool:
         return intent.reduce_only and self._reduce_only(intent.venue, intent.symbol)
 
-    async def _place(self, strategy: str | None, bracket_id: str, account: str, params: PlaceParams) -> None:
+    def _start_fire(self, intent: FireLeg) -> _Started:
+        if self.on_fire_sent is not None:
+            self.on_fire_sent(intent, time.perf_counter_ns())
+        params = PlaceParams(intent.symbol, intent.side, intent.type, intent.qty, intent.price, None,
+                             TimeInForce.GTC, self._flag(intent), intent.client_order_id)
+        return params, self._start_place(self._strategy_of(intent.bracket_id), intent.account, params)
+
+    def _start_place(self, strategy: str | None, account: str, params: PlaceParams
+                     ) -> Awaitable[dict[str, Any]] | Exception:
         # A leg's client id carries a generation that is persisted before it is used and never re-sent
         # (brackets.ids): it is fresh, so the order service skips its journal lookup for an older order.
         try:
-            order = await self._orders.place(strategy, account, params, fresh_client_id=True)
+            return self._orders.start_place(strategy, account, params)
+        except Exception as exc:  # a refusal (or a bug): raised where the placement is awaited
+            return exc
+
+    async def _place(self, strategy: str | None, bracket_id: str, account: str, params: PlaceParams) -> None:
+        await self._settle_place(bracket_id, params, self._start_place(strategy, account, params))
+
+    async def _settle_place(self, bracket_id: str, params: PlaceParams,
+                            started: Awaitable[dict[str, Any]] | Exception) -> None:
+        try:
+            if isinstance(started, Exception):
+                raise started
+            order = await started
         except GatewayError as exc:
             report = self._refusal(params.client_order_id, exc)
             log.warning("bracket.leg_not_placed", bracket_id=bracket_id, client_order_id=params.client_order_id,

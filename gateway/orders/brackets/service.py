@@ -234,9 +234,9 @@ class BracketService:
             if bracket is None:
                 continue
             decision = on_trigger(bracket, LegName(leg), now)
-            self._runner.submit(decision.intents)  # the reduce-only order goes out now
             if self.fire_samples is not None:
                 self.fire_samples.append(time.perf_counter_ns() - t0)
+            self._runner.submit(decision.intents)  # the reduce-only order goes out now
             if decision.changed:
                 self._hold_fire(bracket, LegName(leg), decision)
 
