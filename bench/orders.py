@@ -23,7 +23,7 @@ import orjson
 BENCH_KEY = "bench-key-0123456789"
 
 
-def _serve(ready: Any, stop: Any, data_dir: str) -> None:
+def _serve(ready: Any, stop: Any, data_dir: str, journal_log: bool = True) -> None:
     import uvloop
 
     from gateway.api.config import ApiSettings, HttpSettings, Permission, StrategySettings
@@ -39,6 +39,7 @@ def _serve(ready: Any, stop: Any, data_dir: str) -> None:
             StrategySettings(name="bench", api_key=BENCH_KEY, permissions=frozenset(Permission))]),
         http=HttpSettings(port=0),
         persistence={"data_dir": data_dir},
+        orders={"journal_log": journal_log},
     )
 
     async def main() -> None:
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--no-journal-log", action="store_true",
+                        help="journal each batch with a SQLite commit before the send (orders.journal_log: false)")
     args = parser.parse_args(argv)
 
     baseline = _engine_baseline(args.orders)
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ready_recv, ready_send = ctx.Pipe(duplex=False)
     stop = ctx.Event()
     with tempfile.TemporaryDirectory() as data_dir:
-        proc = ctx.Process(target=_serve, args=(ready_send, stop, data_dir), daemon=True)
+        proc = ctx.Process(target=_serve, args=(ready_send, stop, data_dir, not args.no_journal_log), daemon=True)
         proc.start()
         try:
             if not ready_recv.poll(30):
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "bench": "orders",
         "gateway_with_journal": gateway,
+        "journal_log": not args.no_journal_log,
         "baseline_sim_engine_direct": baseline,
         "targets": {"round_trip_p50_ms_below": 1.0, "orders_per_s_at_least": 2000},
         "python": sys.version.split()[0],
