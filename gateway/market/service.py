@@ -77,7 +77,10 @@ class MarketService:
         venue, symbol = event.venue, event.symbol
         listener = self.tick_listener
         if listener is not None and (venue, symbol) in listener.watched and type(event) in _TICKS:
-            listener.on_tick(event)  # type: ignore[arg-type]
+            try:
+                listener.on_tick(event)  # type: ignore[arg-type]
+            except Exception:  # a bug in the trigger path must not stop market data
+                log.exception("market.tick_listener_failed", venue=venue, symbol=symbol)
         if isinstance(event, Depth):
             for kind, levels in DEPTH_KINDS.items():
                 key = StreamKey(venue, symbol, kind)

@@ -54,9 +54,9 @@ class OrdersSettings(BaseModel):
     )
     reconcile_timeout_s: float = Field(10.0, gt=0, description="deadline of one venue's reconciliation")
     closed_order_retention_ms: int = Field(
-        3_600_000, ge=1_000,
-        description="terminal orders (and their fill ids) stay in memory this long (at least 1 s: longer than "
-                    "SQLite may lag behind the journal's append log)",
+        3_600_000, ge=60_000,
+        description="terminal orders (and their fill ids) stay in memory this long (at least a minute: far "
+                    "longer than SQLite may lag behind the journal's append log, bounded by its 5 s busy timeout)",
     )
     request_timeout_s: float = Field(10.0, gt=0, description="a venue call taking longer is an unknown outcome")
     stop_timeout_s: float = Field(5.0, gt=0, description="deadline to drain the inbox and journal on stop")

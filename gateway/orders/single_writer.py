@@ -146,6 +146,12 @@ class SingleWriter(Generic[B]):
         if not task.cancelled() and task.exception() is not None:
             self.failed = task.exception()
             log.error(f"{self.name}.writer_died", error=repr(task.exception()))
+        if self.failed is not None:  # what is still queued will never be folded: say so to its callers
+            failure = GatewayError(f"{self.name} store write failed", code=ErrorCode.INTERNAL)
+            while not self.inbox.empty():
+                _, future = self.inbox.get_nowait()
+                if future is not None and not future.done():
+                    future.set_result(failure)
 
     # --- the loop ----------------------------------------------------------------------------------------
 
@@ -188,7 +194,7 @@ class SingleWriter(Generic[B]):
                 return
             if pending is not None:  # a subclass that set `inline` must persist synchronously
                 raise RuntimeError(f"{self.name}: an inline batch was not persisted synchronously")
-            self._act(out)
+            self._act_or_log(out)
             # The venue calls just scheduled run before the publication: it follows through the ready
             # queue, so every batch is still published in order (the writer task wakes behind it).
             asyncio.get_running_loop().call_soon(self._publish_and_answer, out)
@@ -227,8 +233,14 @@ class SingleWriter(Generic[B]):
                 future.set_result(failure)
 
     def _finish(self, out: B) -> None:
-        self._act(out)  # first: the venue calls are scheduled ahead of whatever the publication wakes
+        self._act_or_log(out)  # first: the venue calls are scheduled ahead of whatever the publication wakes
         self._publish_and_answer(out)
+
+    def _act_or_log(self, out: B) -> None:
+        try:
+            self._act(out)
+        except Exception:  # a bug: the batch is persisted, so it is still published and answered
+            log.exception(f"{self.name}.act_failed")
 
     def _publish_and_answer(self, out: B) -> None:
         self._publish_batch(out)

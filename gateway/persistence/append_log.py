@@ -12,6 +12,7 @@ write torn by a power loss): what follows it is not trusted.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import zlib
@@ -32,13 +33,24 @@ MAX_RECORD = 1 << 30
 class AppendLog:
     """One append-only file of `(seq, payload)` records (see the module docstring).
 
-    Not thread-safe: one owner appends, on one thread.
+    Not thread-safe: one owner appends, on one thread. The file is locked (`flock`) while open: a second
+    process cannot open it.
+
+    Raises:
+        OSError: the file cannot be opened, or another process has it open (`BlockingIOError`).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self.size = os.fstat(self._fd).st_size
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BlockingIOError(f"{self.path} is in use by another process (another gateway on this data "
+                                  "directory?)") from None
+        self._fd: int | None = fd
+        self.size = os.fstat(fd).st_size
 
     def append(self, seq: int, payload: bytes) -> None:
         """Write one record.

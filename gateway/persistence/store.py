@@ -83,8 +83,9 @@ class OrderStore:
         conn = await open_database(path, synchronous)
         behind = None
         try:
-            behind = await WriteBehind.open(conn, f"{path}-orders.log", JOURNAL_STATEMENTS, observe_write)
-            if not (append_log and synchronous == "NORMAL"):
+            if str(path) != ":memory:":  # a database of this process only has no log to keep or replay
+                behind = await WriteBehind.open(conn, f"{path}-orders.log", JOURNAL_STATEMENTS, observe_write)
+            if behind is not None and not (append_log and synchronous == "NORMAL"):
                 await behind.close()
                 behind = None
             yield cls(conn, observe_write, behind)
@@ -196,8 +197,9 @@ class OrderStore:
         """Return the stored order with this client order id (else venue order id), or None.
 
         It does not wait for SQLite to catch up with the append log: the order service asks only for
-        orders it no longer holds in memory, and it holds every order for minutes after its last change
-        (`closed_order_retention_ms`), far longer than SQLite lags. So a placement with a client order
+        orders it no longer holds in memory, and it holds every order for at least a minute after its last
+        change (`closed_order_retention_ms`), far longer than SQLite lags (a write waits at most the 5 s
+        busy timeout before the follower fails and the order service stops). So a placement with a client order
         id waits for no SQLite write.
         """
         if client_order_id:

@@ -25,7 +25,7 @@ import structlog
 from gateway.persistence.append_log import AppendLog
 from gateway.persistence.db import Statement, write_transaction
 
-__all__ = ["NamedRows", "WriteBehind"]
+__all__ = ["LogMismatch", "NamedRows", "WriteBehind"]
 
 log = structlog.get_logger("gateway.persistence")
 
@@ -33,6 +33,10 @@ NamedRows = tuple[str, Sequence[Sequence[Any]]]  # (statement name, rows for its
 _SET_APPLIED = "UPDATE append_log_state SET applied_seq = ? WHERE id = 1"
 RESET_AT_BYTES = 16 << 20  # the log is emptied when SQLite has caught up and it is at least this big
 REPLAY_CHUNK = 512  # records applied per transaction at start
+
+
+class LogMismatch(RuntimeError):
+    """The append log does not continue the database (a deleted or restored database beside an old log)."""
 
 
 class WriteBehind:
@@ -59,8 +63,10 @@ class WriteBehind:
         self._observe_write = observe_write
         self.failed: BaseException | None = None
         self.transactions = 0
+        self._closing = False
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._follow(), name="persistence.write_behind")
+        self._task.add_done_callback(self._on_follower_done)
 
     @classmethod
     async def open(cls, conn: aiosqlite.Connection, path: Any, sql: Mapping[str, str],
@@ -68,6 +74,7 @@ class WriteBehind:
         """Apply what the log at `path` holds beyond SQLite's `applied_seq`, empty it, and start following.
 
         Raises:
+            LogMismatch: the log's records do not follow on from the database's last applied one.
             sqlite3.Error, OSError: the replay could not be applied; nothing after the failure was.
         """
         append_log = AppendLog(path)
@@ -92,6 +99,8 @@ class WriteBehind:
         """
         if self.failed is not None:
             raise self.failed
+        if self._applied == self._appended and self._log.size >= RESET_AT_BYTES:
+            self._log.reset()  # all of it is in SQLite
         seq = self._appended + 1
         self._log.append(seq, orjson.dumps(batch))
         self._appended = seq
@@ -115,11 +124,15 @@ class WriteBehind:
         await future
 
     async def close(self) -> None:
-        """Apply what is queued, then stop (the caller bounds the wait). The log file stays."""
+        """Apply what is queued, empty the log, then stop (the caller bounds the wait). After a failure
+        the log keeps what SQLite did not take, for the next start."""
         try:
             if self.failed is None:
                 await self.caught_up()
+                if self.failed is None and self._applied == self._appended:
+                    self._log.reset()
         finally:
+            self._closing = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._log.close()
@@ -136,11 +149,18 @@ class WriteBehind:
             raise
         except BaseException as exc:
             log.exception("write_behind.failed", pending=self.lag)
-            self.failed = exc
-            for _, future in self._waiters:
-                if not future.done():
-                    future.set_exception(exc)
-            self._waiters.clear()
+            self._fail(exc)
+
+    def _on_follower_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() and not self._closing and self.failed is None:
+            self._fail(RuntimeError("the journal's SQLite follower was cancelled"))  # nothing follows the log
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = exc
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(exc)
+        self._waiters.clear()
 
     async def _apply(self, batch: list[tuple[int, Sequence[NamedRows]]]) -> None:
         started = time.perf_counter()
@@ -188,6 +208,11 @@ async def replay(conn: aiosqlite.Connection, append_log: AppendLog, sql: Mapping
     for seq, payload in append_log.records():
         if seq <= applied:
             continue
+        if seq != last + 1:
+            raise LogMismatch(
+                f"{append_log.path} holds record {seq} but the database applied {applied} (and the log "
+                f"{last - applied} after it): the log does not belong to this database. Move the log aside "
+                "to start without it (its batches are then lost), or restore the database it belongs to.")
         chunk.append(orjson.loads(payload))
         last = seq
         replayed += 1

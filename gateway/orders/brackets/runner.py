@@ -17,6 +17,7 @@ lane then only waits for the answer). Nothing else the tick does comes before th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -108,7 +109,7 @@ class IntentRunner:
             lane = self._lanes.get(intent.bracket_id)
             if lane is None:
                 lane = self._lanes[intent.bracket_id] = deque()
-                first = self._start_fire(intent) if isinstance(intent, FireLeg) else None
+                first = self._start_fire(intent) if isinstance(intent, FireLeg) else None  # never raises
                 task = asyncio.create_task(self._drain(intent.bracket_id, lane, first), name="brackets.lane")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -188,11 +189,17 @@ class IntentRunner:
         return intent.reduce_only and self._reduce_only(intent.venue, intent.symbol)
 
     def _start_fire(self, intent: FireLeg) -> _Started:
-        if self.on_fire_sent is not None:
-            self.on_fire_sent(intent, time.perf_counter_ns())
+        # Runs on the tick's stack: whatever goes wrong is raised where the lane awaits the placement.
         params = PlaceParams(intent.symbol, intent.side, intent.type, intent.qty, intent.price, None,
-                             TimeInForce.GTC, self._flag(intent), intent.client_order_id)
-        return params, self._start_place(self._strategy_of(intent.bracket_id), intent.account, params)
+                             TimeInForce.GTC, False, intent.client_order_id)
+        try:
+            if self.on_fire_sent is not None:
+                self.on_fire_sent(intent, time.perf_counter_ns())
+            params = dataclasses.replace(params, reduce_only=self._flag(intent))
+            strategy = self._strategy_of(intent.bracket_id)
+        except Exception as exc:
+            return params, exc
+        return params, self._start_place(strategy, intent.account, params)
 
     def _start_place(self, strategy: str | None, account: str, params: PlaceParams
                      ) -> Awaitable[dict[str, Any]] | Exception:

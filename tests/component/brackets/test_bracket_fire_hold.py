@@ -81,6 +81,9 @@ async def test_a_fired_order_reaches_the_venue_before_the_fire_is_recorded(gatew
     now = gateway.clock.now_ms()
     gateway.router.on_market(Trade("sim", bracket.symbol, "t1", bracket.stop_loss.trigger_price, Decimal(1),
                                    Side.SELL, now, now))
+    # Started on the tick's stack: decided and journaled before the tick handler returned.
+    order = gateway.orders.manager.get("sim", bracket.stop_loss.client_order_id)
+    assert order is not None and order.status.value == "pending_new" and gateway.orders.journal_lag >= 1
     await asyncio.wait_for(service.runner.idle(5), 5)
     await service._writer.submit(None)
     fired = next(i for i, step in enumerate(steps) if step == "FiredMessage")

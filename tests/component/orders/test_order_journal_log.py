@@ -27,7 +27,7 @@ from gateway.persistence import write_behind
 from gateway.persistence.append_log import AppendLog
 from gateway.persistence.db import open_database
 from gateway.persistence.store import JOURNAL_STATEMENTS, OrderStore
-from gateway.persistence.write_behind import WriteBehind
+from gateway.persistence.write_behind import LogMismatch, WriteBehind
 from tests.component.orders.test_order_store import fill, order
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -80,6 +80,7 @@ async def _append_without_following(path: Path, batches: list[tuple[list, list, 
     """What a crash leaves: batches in the log that SQLite never saw."""
     conn = await open_database(path)
     behind = await WriteBehind.open(conn, f"{path}-orders.log", JOURNAL_STATEMENTS)
+    behind._closing = True  # the follower is stopped as at a close, so appends still go to the log
     behind._task.cancel()
     await asyncio.gather(behind._task, return_exceptions=True)
     store = OrderStore(conn, behind=behind)
@@ -102,6 +103,55 @@ async def test_batches_logged_but_not_applied_are_applied_once_at_open(tmp_path:
         await store.flushed()
         assert await store.counts() == {"orders": 6, "fills": 0, "journal": 6}
         assert (await store._conn.execute_fetchall("SELECT applied_seq FROM append_log_state"))[0][0] == 6
+
+
+async def test_a_clean_close_empties_the_log(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    async with OrderStore.open(db) as store:
+        store.append(*batch(1))
+        assert (tmp_path / "o.db-orders.log").stat().st_size > 0
+    assert (tmp_path / "o.db-orders.log").stat().st_size == 0
+
+
+async def test_a_log_that_does_not_continue_the_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    async with OrderStore.open(db) as store:
+        store.append(*batch(1))
+    await _append_without_following(db, [batch(2), batch(3)])  # records 2 and 3, after the database's 1
+    for suffix in ("", "-wal", "-shm"):  # the database is lost; its log is not
+        (tmp_path / f"o.db{suffix}").unlink(missing_ok=True)
+    with pytest.raises(LogMismatch, match="does not belong to this database"):
+        async with OrderStore.open(db):
+            pass
+
+
+async def test_a_second_process_cannot_open_a_log_in_use(tmp_path: Path) -> None:
+    async with OrderStore.open(tmp_path / "o.db"):
+        with pytest.raises(BlockingIOError, match="in use by another process"):
+            async with OrderStore.open(tmp_path / "o.db"):
+                pass
+
+
+async def test_appends_after_a_torn_tail_are_kept(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    await _append_without_following(db, [batch(1), batch(2)])
+    log_path = tmp_path / "o.db-orders.log"
+    log_path.write_bytes(log_path.read_bytes()[:-5])  # record 2 torn by a power loss
+    async with OrderStore.open(db) as store:
+        assert await store.counts() == {"orders": 1, "fills": 0, "journal": 1}
+        store.append(*batch(3))
+    await _append_without_following(db, [batch(4)])
+    async with OrderStore.open(db) as store:
+        assert {r[1] for r in await store.history("fake")} == {"c1", "c3", "c4"}
+
+
+async def test_a_follower_stopped_from_outside_fails_the_store(tmp_path: Path) -> None:
+    async with OrderStore.open(tmp_path / "o.db") as store:
+        store._behind._task.cancel()
+        await asyncio.gather(store._behind._task, return_exceptions=True)
+        assert store.failed is not None
+        with pytest.raises(RuntimeError, match="cancelled"):
+            store.append(*batch(1))
 
 
 async def test_a_log_left_behind_is_applied_even_when_the_log_is_off(tmp_path: Path) -> None:

@@ -365,12 +365,12 @@ def test_reconciliation_folds_fills_finds_externals_and_queries_the_unaccounted(
 
 
 def test_closed_orders_leave_memory_after_retention() -> None:
-    m = manager(closed_order_retention_ms=1_000)
+    m = manager(closed_order_retention_ms=60_000)
     order = placed(m)
     m.handle(update("c1", S.CANCELED, "o-c1"), T0 + 10)
-    m.handle(Tick(), T0 + 500)
+    m.handle(Tick(), T0 + 30_000)
     assert m.get(VENUE, "c1") is order
-    m.handle(Tick(), T0 + 1_011)
+    m.handle(Tick(), T0 + 60_011)
     assert m.get(VENUE, "c1") is None and m.get(VENUE, order_id="o-c1") is None
 
 
