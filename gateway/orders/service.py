@@ -239,28 +239,35 @@ class OrderService:
                 NOT_SUPPORTED, RISK_LIMIT, DUPLICATE_CLIENT_ID, VENUE_UNAVAILABLE (not ready, venue down),
                 VENUE_REJECTED / RATE_LIMITED (the venue said no; the order is recorded as rejected).
         """
-        if fresh_client_id:
-            return await self.start_place(strategy, account, params)
+        if not fresh_client_id:
+            stored = await self._placed_before(account, params)
+            if stored is not None:
+                return stored
+        return await self.start_place(strategy, account, params)
+
+    async def _placed_before(self, account: str | None, params: PlaceParams | Mapping[str, Any]
+                             ) -> dict[str, Any] | None:
+        """The order a client order id names in the journal but no longer in memory (placed before the
+        in-memory retention window: still the same order), or None."""
         started = time.perf_counter()
         try:
             if not isinstance(params, PlaceParams):
                 params = PlaceParams.from_mapping(params)
             adapter = self._trading_venue(account)
-            instrument = self._instrument(adapter, params.symbol)
-            if params.client_order_id and self.manager.get(adapter.name, params.client_order_id) is None:
-                row = await self._journal.get_order(adapter.name, params.client_order_id)
-                if row is not None:  # placed before the in-memory retention window: still the same order
-                    stored = order_from_row(row)
-                    if stored.symbol != instrument.symbol or stored.side is not params.side or stored.external:
-                        raise OrderRejected(f"client_order_id {params.client_order_id!r} is used by another order",
-                                            code=ErrorCode.DUPLICATE_CLIENT_ID)
-                    return stored.to_public()
-            decided = self._writer.submit_nowait(PlaceOrder(strategy, adapter.name, params, instrument,
-                                                            adapter.capabilities))
+            if not params.client_order_id or self.manager.get(adapter.name, params.client_order_id) is not None:
+                return None
+            row = await self._journal.get_order(adapter.name, params.client_order_id)
+            if row is None:
+                return None
+            stored = order_from_row(row)
+            if (stored.symbol != self._instrument(adapter, params.symbol).symbol or stored.side is not params.side
+                    or stored.external):
+                raise OrderRejected(f"client_order_id {params.client_order_id!r} is used by another order",
+                                    code=ErrorCode.DUPLICATE_CLIENT_ID)
         except GatewayError as exc:
             self._count_refusal(account, exc, started)
             raise
-        return await self._placed(account, decided, started)
+        return stored.to_public()
 
     def start_place(self, strategy: str | None, account: str | None, params: PlaceParams | Mapping[str, Any]
                     ) -> Awaitable[dict[str, Any]]:

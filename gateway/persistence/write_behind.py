@@ -31,7 +31,7 @@ log = structlog.get_logger("gateway.persistence")
 
 NamedRows = tuple[str, Sequence[Sequence[Any]]]  # (statement name, rows for its executemany)
 _SET_APPLIED = "UPDATE append_log_state SET applied_seq = ? WHERE id = 1"
-RESET_AT_BYTES = 16 << 20  # the log is emptied when SQLite has caught up and it is at least this big
+RESET_AT_BYTES = 16 << 20  # an append empties the log first when SQLite holds all of it and it is this big
 REPLAY_CHUNK = 512  # records applied per transaction at start
 
 
@@ -179,8 +179,6 @@ class WriteBehind:
                 else:
                     still.append((target, future))
             self._waiters = still
-        if self._applied == self._appended and self._log.size >= RESET_AT_BYTES:
-            self._log.reset()
 
 
 def merge(batches: Iterable[Sequence[NamedRows]], sql: Mapping[str, str], last_seq: int) -> list[Statement]:

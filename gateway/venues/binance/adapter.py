@@ -164,20 +164,6 @@ class BinanceAdapter(HttpSessionLifecycle, TradingDelegation):
         self._log.info("binance.started", symbols=list(self._instruments), rest=self._urls.rest,
                        streams={c: st.url().split("?")[0] for c, st in self.data.streams.items()})
 
-    async def _stop(self) -> None:
-        await self._tasks.cancel_all()
-        if self._session is not None and self._given_session is None:
-            await self._session.close()
-        self._session = None
-        self._state = ConnectionState.CLOSED
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.spawn(coro, name)
-
-    def _on_task_failed(self, name: str) -> None:
-        if self._state is not ConnectionState.CLOSED:
-            self._set_state(ConnectionState.RECONNECTING, f"{name} failed")
-
     def _start_user_data(self) -> None:
         s, signer = self.settings, self._signer()
         if s.api_key is None or signer is None or not s.user_stream:

@@ -22,7 +22,9 @@ __all__ = ["HttpSessionLifecycle"]
 class HttpSessionLifecycle:
     """Mixin for a venue adapter. The adapter provides `name`, `kind` (the prefix of its log events),
     `settings` (with `time_sync_interval_s` and `instruments_refresh_s`), `_state`, `_session`,
-    `_given_session`, `_sink`, `_log`, `_start()`, `_stop()`, `_sync_time()` and `_refresh_instruments()`."""
+    `_given_session`, `_sink`, `_log`, `_tasks` (its `SessionTasks`), `_set_state()`, `_start()`,
+    `_sync_time()` and `_refresh_instruments()`. `_stop` (cancel the tasks, close an owned HTTP session),
+    `_spawn` and `_on_task_failed` (a dead background task: RECONNECTING) are shared."""
 
     name: str
     kind: str
@@ -32,12 +34,27 @@ class HttpSessionLifecycle:
     _given_session: aiohttp.ClientSession | None
     _sink: Any
     _log: Any
+    _tasks: Any
 
     async def _start(self) -> None:
         raise NotImplementedError
 
-    async def _stop(self) -> None:
+    def _set_state(self, state: ConnectionState, reason: str | None) -> None:
         raise NotImplementedError
+
+    async def _stop(self) -> None:
+        await self._tasks.cancel_all()
+        if self._session is not None and self._given_session is None:
+            await self._session.close()
+        self._session = None
+        self._state = ConnectionState.CLOSED
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.spawn(coro, name)
+
+    def _on_task_failed(self, name: str) -> None:
+        if self._state is not ConnectionState.CLOSED:
+            self._set_state(ConnectionState.RECONNECTING, f"{name} failed")
 
     async def _sync_time(self) -> None:
         raise NotImplementedError

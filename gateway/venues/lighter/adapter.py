@@ -41,7 +41,6 @@ from gateway.core.events import (
     Depth,
     Fill,
     Kline,
-    MarketEvent,
     OrderUpdate,
     Position,
     Ticker,
@@ -51,6 +50,7 @@ from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, OrderRequest, VenueSink
 from gateway.venues.common.http import HttpClient
 from gateway.venues.common.retry import Backoff
+from gateway.venues.common.sink import NullSink
 from gateway.venues.lighter import account, marketdata, parse, trading, wrapper_api
 from gateway.venues.lighter.cache import MarketCache
 from gateway.venues.lighter.config import LighterSettings
@@ -65,17 +65,6 @@ from gateway.venues.lighter.stream import LighterStream
 from gateway.venues.lighter.userfeed import UserFeed
 
 __all__ = ["LighterAdapter"]
-
-
-class _NullSink:
-    def on_market(self, event: MarketEvent) -> None:
-        pass
-
-    def on_user(self, event: object) -> None:
-        pass
-
-    def on_connection(self, venue: str, state: ConnectionState, reason: str | None = None) -> None:
-        pass
 
 
 class LighterAdapter:
@@ -97,7 +86,7 @@ class LighterAdapter:
         self._clock = clock
         self._given_session = session
         self._session: aiohttp.ClientSession | None = None
-        self._sink: VenueSink = _NullSink()
+        self._sink: VenueSink = NullSink()
         self._state = ConnectionState.CLOSED
         self._instruments: dict[str, Instrument] = {}
         self.specs: dict[str, MarketSpec] = {}

@@ -34,25 +34,7 @@ _CONDITIONAL = {OrderType.STOP: OrderTypeCode.STOP_LOSS, OrderType.STOP_LIMIT: O
                 OrderType.TAKE_PROFIT_LIMIT: OrderTypeCode.TAKE_PROFIT_LIMIT}
 
 
-@dataclass(frozen=True, slots=True)
-class OrderPlan:
-    """An order in Lighter's integers, ready to sign (a CreateOrder tx or one leg of a group)."""
-
-    market_index: int
-    client_order_index: int
-    base_amount: int
-    price: int
-    is_ask: bool
-    order_type: int
-    time_in_force: int
-    reduce_only: bool
-    trigger_price: int
-    order_expiry: int
-
-    def as_leg(self) -> GroupedLeg:
-        return GroupedLeg(self.market_index, self.client_order_index, self.base_amount, self.price, self.is_ask,
-                          self.order_type, self.time_in_force, self.reduce_only, self.trigger_price,
-                          self.order_expiry)
+OrderPlan = GroupedLeg  # an order in Lighter's integers, ready to sign (a CreateOrder tx or one leg of a group)
 
 
 @dataclass
@@ -173,7 +155,7 @@ class LighterExecution:
                           requests: list[OrderRequest]) -> SignedTx:
         """Send a CreateGroupedOrders tx; every leg is remembered as pending."""
         signed, answer = await self.send(lambda nonce, key: self._signer.create_grouped_orders(
-            nonce=nonce, api_key_index=key, grouping_type=grouping_type, legs=[leg.as_leg() for leg in legs]))
+            nonce=nonce, api_key_index=key, grouping_type=grouping_type, legs=legs))
         now = self._now()
         for plan, request in zip(legs, requests, strict=True):
             self.pending[plan.client_order_index] = PendingOrder(request, plan.client_order_index, now,

@@ -151,20 +151,6 @@ class OkxAdapter(HttpSessionLifecycle, TradingDelegation):
         found = self.data.sockets() if self.data is not None else []
         return found + (self.user.sockets() if self.user is not None else [])
 
-    async def _stop(self) -> None:
-        await self._tasks.cancel_all()
-        if self._session is not None and self._given_session is None:
-            await self._session.close()
-        self._session = None
-        self._state = ConnectionState.CLOSED
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.spawn(coro, name)
-
-    def _on_task_failed(self, name: str) -> None:
-        if self._state is not ConnectionState.CLOSED:
-            self._set_state(ConnectionState.RECONNECTING, f"{name} failed")
-
     def _on_socket_state(self, conn: str, state: ConnectionState, reason: str | None) -> None:
         if state is ConnectionState.OPEN:
             if all(s.is_open for s in self._sockets()):

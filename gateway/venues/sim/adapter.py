@@ -26,6 +26,7 @@ from gateway.core.errors import VenueRejected, VenueTimeout, VenueUnavailable
 from gateway.core.events import Balance, Depth, Fill, Kline, MarketEvent, OrderUpdate, Position, Ticker, Trade
 from gateway.core.instruments import Instrument
 from gateway.core.ports import Capabilities, OrderRequest, VenueSink
+from gateway.venues.common.sink import NullSink
 from gateway.venues.sim.config import SimSettings, SimSymbolSettings
 from gateway.venues.sim.convert import to_balance, to_fill, to_order_update, to_position
 from gateway.venues.sim.exchange import SimExchange
@@ -61,17 +62,6 @@ class SimFaults:
     reject_all: str | None = None
 
 
-class _NullSink:
-    def on_market(self, event: MarketEvent) -> None:
-        pass
-
-    def on_user(self, event: object) -> None:
-        pass
-
-    def on_connection(self, venue: str, state: ConnectionState, reason: str | None = None) -> None:
-        pass
-
-
 class SimAdapter:
     """One account of a sim exchange as a `VenueAdapter`. Account and venue are both `name`.
 
@@ -102,7 +92,7 @@ class SimAdapter:
         else:
             opening = balances or {}
         self._instruments = {spec.symbol: build_instrument(name, spec) for spec in exchange.symbols}
-        self._sink: VenueSink = _NullSink()
+        self._sink: VenueSink = NullSink()
         self._state = ConnectionState.CLOSED
         self._hidden: dict[str, None] = {}  # order ids whose pushes are suppressed (dropped acks)
         self._revealed: dict[str, None] = {}  # order ids the gateway has queried

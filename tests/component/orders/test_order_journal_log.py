@@ -265,3 +265,15 @@ async def test_a_caller_waiting_for_its_venue_answer_hears_of_a_journal_failure_
             await asyncio.wait_for(placing, 5)  # not the 90 s of the caller's own guard
         assert info.value.code.value == "INTERNAL" and service.failed is not None
         await service.stop()
+
+
+async def test_an_append_empties_a_big_log_that_sqlite_holds_whole(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(write_behind, "RESET_AT_BYTES", 1)
+    async with OrderStore.open(tmp_path / "o.db") as store:
+        store.append(*batch(1))
+        store.append(*batch(2))  # SQLite does not hold record 1 yet: nothing is emptied
+        assert [seq for seq, _ in store._behind._log.records()] == [1, 2]
+        await store.flushed()
+        store.append(*batch(3))
+        assert [seq for seq, _ in store._behind._log.records()] == [3]
+        assert await store.counts() == {"orders": 3, "fills": 0, "journal": 3}
