@@ -40,7 +40,7 @@ from gateway.simserver.binance.rest import ApiError, build_routes, rest_middlewa
 from gateway.simserver.binance.streams import StreamHub
 from gateway.simserver.binance.trade_rest import trading_endpoints
 from gateway.simserver.binance.userhub import UserHub
-from gateway.simserver.hosting import run_market, start_app
+from gateway.simserver.hosting import DialectHost, run_market
 from gateway.venues.sim.config import SimSettings
 from gateway.venues.sim.market import SyntheticMarket, build_engine
 from gateway.venues.sim.records import BookEvent, EngineEvent
@@ -109,7 +109,7 @@ class BinanceFaults:
     skipped_depth_updates: int = 0  # how many were skipped so far
 
 
-class BinanceDialect:
+class BinanceDialect(DialectHost):
     """The Binance dialect server (an async context manager).
 
     Args:
@@ -189,31 +189,15 @@ class BinanceDialect:
 
         app.router.add_get("/ws-api/v3", spot_ws_api)
         app.router.add_get("/ws-fapi/v1", ws_fapi)
-        self._runner, self.port = await start_app(app, self.host, self.port)
-        if self.settings.message_rate > 0:
-            self._task = asyncio.create_task(run_market(self.settings.message_rate, self.step, log), name="binance-dialect-market")
+        rate = self.settings.message_rate
+        await self._serve(app, run_market(rate, self.step, log) if rate > 0 else None, "binance-dialect-market")
         log.info("dialect.listening", dialect="binance", rest=self.rest_url, ws=self.ws_url)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})
+    async def _close_sockets(self) -> None:
         for hub in self.hubs.values():
             await hub.close_all(1001)
         await self.user_hub.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
 
     def urls(self, market: str) -> dict[str, str]:
         """Return the URL overrides pointing a Binance session of `market` (spot | usdm) here."""

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.events import Bbo, Kline, MarketEvent, MarkPrice, Trade
-from gateway.simserver.hosting import run_market, start_app
+from gateway.simserver.hosting import DialectHost, run_market
 from gateway.simserver.okx import render
 from gateway.simserver.okx.algos import AlgoBook
 from gateway.simserver.okx.books import BookFeed, checksum, level_rows
@@ -102,7 +102,7 @@ class OkxFaults:
     mute_private: bool = False  # private pushes are not delivered (a silent stream)
 
 
-class OkxDialect:
+class OkxDialect(DialectHost):
     """The OKX dialect server (an async context manager); see the module docstring."""
 
     USER = "user"
@@ -138,25 +138,13 @@ class OkxDialect:
         for inst_id in self.insts:
             self.feeds[inst_id] = BookFeed()
             self._diff(inst_id)  # the starting book; nobody is subscribed yet
-        self._runner, self.port = await start_app(build_app(self), self.host, self.port)
-        if self.settings.message_rate > 0:
-            self._task = asyncio.create_task(run_market(self.settings.message_rate, self.step, log), name="okx-dialect-market")
+        rate = self.settings.message_rate
+        await self._serve(build_app(self), run_market(rate, self.step, log) if rate > 0 else None, "okx-dialect-market")
         log.info("dialect.listening", dialect="okx", rest=self.rest_url)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})
+    async def _close_sockets(self) -> None:
         await self.hub.close_all(1001)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_public_url(self) -> str:

@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.orders.algo.engine import Tuning
-from gateway.simserver.hosting import start_app
+from gateway.simserver.hosting import DialectHost
 from gateway.simserver.qe.masters import BoundAccount, MasterBook, Push
 from gateway.simserver.qe.rest import build_app
 from gateway.venues.sim.config import SimSettings
@@ -77,7 +77,7 @@ class QeDialectSettings:
     tuning: Tuning = field(default_factory=lambda: Tuning(reprice_ms=1_000, overtime_ms=5_000))
 
 
-class QeDialect:
+class QeDialect(DialectHost):
     """The QE dialect server (an async context manager). Read `rest_url` / `ws_url` after entering."""
 
     USER = "user"
@@ -109,30 +109,14 @@ class QeDialect:
 
     async def __aenter__(self) -> Self:
         self.market.prewarm(self.clock.now_ms(), self.settings.prewarm_steps)
-        self._runner, self.port = await start_app(build_app(self), self.host, self.port)
-        if self.settings.message_rate > 0:
-            self._task = asyncio.create_task(self._run(), name="qe-dialect-market")
+        await self._serve(build_app(self), self._run() if self.settings.message_rate > 0 else None,
+                          "qe-dialect-market")
         log.info("dialect.listening", dialect="qe", rest=self.rest_url, ws=self.ws_url)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})
+    async def _close_sockets(self) -> None:
         for ws in list(self.sockets):
             await ws.close(code=1001, message=b"server shutdown")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
