@@ -338,11 +338,14 @@ class Pending:
 class Decision:
     """What one message changed, in the order the service must carry it out: persist, send, publish.
 
-    `orders` are the records touched (the service persists their state as of the end of its batch);
-    `events` are `(account, kind, data)` for the publish callback; `settle` resolves waiting callers.
+    `orders` are the records touched (the service persists their state as of the end of its batch, and
+    publishes each); `unpublished` are records whose stored state changed but not their public view (a
+    venue report confirming fills we already had): persisted, not published again. `events` are
+    `(account, kind, data)` for the publish callback; `settle` resolves waiting callers.
     """
 
     orders: list[Order] = field(default_factory=list)
+    unpublished: list[Order] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)

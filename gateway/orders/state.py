@@ -119,7 +119,8 @@ class OrderState:
         return order
 
     def _apply_update(self, order: Order, update: OrderUpdate, now: int, d: Decision) -> None:
-        changed = False
+        changed = False  # the public view changed
+        stored = False  # only what we store changed
         if update.order_id and order.order_id != update.order_id:
             order.order_id = update.order_id
             self._by_order_id[(order.account, update.order_id)] = order
@@ -136,7 +137,10 @@ class OrderState:
                 changed = True
         elif update.filled_qty > order.venue_filled_qty:  # the venue's cumulative figures (may lead our fills)
             order.venue_filled_qty, order.venue_avg_price = update.filled_qty, update.avg_price
-            changed = True
+            if update.filled_qty > order.filled_qty:
+                changed = True  # the venue is ahead of our fills: the public figures are its
+            else:
+                stored = True  # it confirms fills we already have and published
         target = update.status
         current = order.status
         if target is not current:
@@ -151,6 +155,8 @@ class OrderState:
         if changed:
             order.updated_ts = now
             self._touch(order, d)
+        elif stored:
+            self._touch(order, d, published=False)
 
     def _on_fill(self, fill: Fill, now: int, d: Decision) -> None:
         trade = (fill.venue, fill.trade_id)
@@ -167,19 +173,22 @@ class OrderState:
             d.journal.append(JournalEntry(now, "fill.unmatched", fill.venue, fill.client_order_id,
                                           {"trade_id": fill.trade_id, "order_id": fill.order_id}))
             return
-        self._touch(order, d)
         if fill.trade_id in order.fill_ids:
             return
         order.fill_ids.add(fill.trade_id)
-        if order.order_id is None and fill.order_id:
+        learned_id = order.order_id is None and bool(fill.order_id)
+        if learned_id:
             order.order_id = fill.order_id
             self._by_order_id[(order.account, fill.order_id)] = order
         order.updated_ts = now
-        if order.external:
-            return  # recorded and published; the order itself mirrors the venue's reports
+        if order.external:  # the fill is recorded and published; the order itself mirrors the venue's reports
+            self._touch(order, d, published=learned_id)
+            return
         order.filled_qty += fill.qty
         order.notional += fill.price * fill.qty
         order.avg_price = order.notional / order.filled_qty
+        # A fill the venue's report already counted changes nothing public (a new status publishes anyway)
+        self._touch(order, d, published=learned_id or order.filled_qty > order.venue_filled_qty)
         self.risk.on_fill(order.strategy, order.account, order.symbol, order.side, fill.qty)
         if order.filled_qty > order.qty:
             log.warning("order.overfill", venue=order.venue, client_order_id=order.client_order_id,
@@ -265,9 +274,14 @@ class OrderState:
                 return self._orders.get((venue, order_key(None, order_id)))
         return None
 
-    def _touch(self, order: Order, d: Decision) -> None:
-        if order not in d.orders:
+    def _touch(self, order: Order, d: Decision, published: bool = True) -> None:
+        """Mark `order` for the journal, and (`published`) for a publication of its public view."""
+        if order in d.orders:
+            return
+        if published:
             d.orders.append(order)
+        elif order not in d.unpublished:
+            d.unpublished.append(order)
 
     def _schedule(self, order: Order, now: int) -> None:
         order.query_attempts = 0

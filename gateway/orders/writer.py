@@ -76,6 +76,8 @@ class OrderWriter(SingleWriter[_Batch]):
         for decision in decisions:
             for order in decision.orders:
                 orders[id(order)] = order
+            for order in decision.unpublished:
+                orders[id(order)] = order
             fills.extend(decision.fills)
             journal.extend(decision.journal)
         if not (orders or fills or journal):

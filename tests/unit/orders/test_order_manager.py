@@ -126,6 +126,36 @@ def test_a_venue_reporting_filled_before_its_fills_shows_its_figures_until_the_f
     assert m.risk.position(order.strategy, VENUE, "BTC/USDT") == D("2")  # positions count fills, once
 
 
+def order_events(decision) -> list[tuple[object, object]]:  # type: ignore[no-untyped-def]
+    return [(e["status"], e["filled_qty"]) for _, kind, e in decision.events if kind == "order"]
+
+
+def test_a_report_confirming_fills_we_have_is_stored_not_published_again() -> None:
+    # The sim and Lighter push the trade, then the order's report with the same cumulative figures.
+    m = manager()
+    placed(m, "c1", qty="1")
+    filled = m.handle(fill("c1", "t1", "1", order_id="o-c1"), T0 + 2)
+    assert order_events(filled) == [(S.FILLED, D("1"))]
+    report = m.handle(update("c1", S.FILLED, "o-c1", filled="1"), T0 + 3)
+    order = m.get(VENUE, "c1")
+    assert order_events(report) == [] and report.unpublished == [order]  # the venue's figures are kept
+    assert order.venue_filled_qty == D("1")
+    again = m.handle(update("c1", S.FILLED, "o-c1", filled="1"), T0 + 4)  # the same report again
+    assert not again.orders and not again.unpublished
+
+
+def test_a_fill_the_venue_reported_first_is_not_published_again() -> None:
+    # Binance: the report (cumulative figures, FILLED) comes first, its trades after.
+    m = manager()
+    placed(m, "c1", qty="2")
+    report = m.handle(update("c1", S.PARTIALLY_FILLED, "o-c1", qty="2", filled="1.5"), T0 + 2)
+    assert order_events(report) == [(S.PARTIALLY_FILLED, D("1.5"))]
+    first = m.handle(fill("c1", "t1", "1.5", order_id="o-c1"), T0 + 3)
+    assert order_events(first) == [] and [k for _, k, _ in first.events] == ["fill"]
+    last = m.handle(fill("c1", "t2", "0.5", order_id="o-c1"), T0 + 4)  # ahead of the venue: filled
+    assert order_events(last) == [(S.FILLED, D("2"))]
+
+
 def test_cancel_ack_before_late_fill_counts_the_fill_and_keeps_canceled() -> None:
     m = manager()
     order = placed(m, qty="1")
