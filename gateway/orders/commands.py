@@ -341,12 +341,14 @@ class Decision:
     `orders` are the records touched (the service persists their state as of the end of its batch, and
     publishes each); `unpublished` are records whose stored state changed but not their public view (a
     venue report confirming fills we already had): persisted, not published again. `events` are
-    `(account, kind, data)` for the publish callback; `settle` resolves waiting callers.
+    `(account, kind, data)` for the publish callback; `settle` resolves waiting callers. `positions` are
+    the risk book's net positions a fill changed, `(strategy, account, symbol, qty)`, to store.
     """
 
     orders: list[Order] = field(default_factory=list)
     unpublished: list[Order] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
+    positions: list[tuple[str | None, str, str, Decimal]] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     intents: list[Intent] = field(default_factory=list)

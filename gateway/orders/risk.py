@@ -45,9 +45,19 @@ class RiskBook:
         if held is not None:
             held.discard(order)
 
-    def on_fill(self, strategy: str | None, account: str, symbol: str, side: Side, qty: Decimal) -> None:
+    def on_fill(self, strategy: str | None, account: str, symbol: str, side: Side, qty: Decimal) -> Decimal:
+        """Count a fill of the strategy's order; return the strategy's net position after it."""
         key = (strategy, account, symbol)
-        self._positions[key] = self._positions.get(key, ZERO) + (qty if side is Side.BUY else -qty)
+        position = self._positions[key] = self._positions.get(key, ZERO) + (qty if side is Side.BUY else -qty)
+        return position
+
+    def set_position(self, strategy: str | None, account: str, symbol: str, qty: Decimal) -> None:
+        """Restore a stored net position (at start, before any fill)."""
+        self._positions[(strategy, account, symbol)] = qty
+
+    def positions(self) -> list[tuple[str | None, str, str, Decimal]]:
+        """Return every net position as (strategy, account, symbol, qty)."""
+        return [(*key, qty) for key, qty in self._positions.items()]
 
     def on_placed(self, strategy: str | None, now: int) -> None:
         """Record a placement at `now` for the rate limit."""

@@ -134,8 +134,7 @@ class OrderService:
             if owner is not None:
                 owner.fill_ids.add(trade_id)
         decision = self.manager.restore(orders, trades, now)
-        for strategy, account, symbol, side, qty in await self._journal.filled_positions():
-            self.manager.risk.on_fill(strategy, account, symbol, Side(side), Decimal(qty))
+        await self._restore_positions()
         await self._writer.persist([decision])
         self._writer.emit([decision])
         for name, adapter in self._venues.items():
@@ -151,6 +150,22 @@ class OrderService:
         await asyncio.gather(*(self.reconcile(name) for name in self._venues))
         self._ready = True
         log.info("orders.ready", reconciled=sorted(self._reconciled))
+
+    async def _restore_positions(self) -> None:
+        """Load the risk book's net positions; sum them from every fill once, for a database older than them."""
+        risk = self.manager.risk
+        stored = await self._journal.risk_positions()
+        if stored is None:
+            started = time.perf_counter()
+            fills = await self._journal.filled_positions()
+            for strategy, account, symbol, side, qty in fills:
+                risk.on_fill(strategy, account, symbol, Side(side), Decimal(qty))
+            await self._journal.build_risk_positions([(*key, str(qty)) for *key, qty in risk.positions()])
+            log.info("orders.positions_built", fills=len(fills), positions=len(risk.positions()),
+                     ms=round((time.perf_counter() - started) * 1000))
+            return
+        for strategy, account, symbol, qty in stored:
+            risk.set_position(strategy, account, symbol, Decimal(qty))
 
     async def reconcile(self, venue: str, periodic: bool = False) -> bool:
         """Fold the venue's view (open orders; orders and fills since our last event) into the manager.

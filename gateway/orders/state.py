@@ -189,7 +189,8 @@ class OrderState:
         order.avg_price = order.notional / order.filled_qty
         # A fill the venue's report already counted changes nothing public (a new status publishes anyway)
         self._touch(order, d, published=learned_id or order.filled_qty > order.venue_filled_qty)
-        self.risk.on_fill(order.strategy, order.account, order.symbol, order.side, fill.qty)
+        position = self.risk.on_fill(order.strategy, order.account, order.symbol, order.side, fill.qty)
+        d.positions.append((order.strategy, order.account, order.symbol, position))
         if order.filled_qty > order.qty:
             log.warning("order.overfill", venue=order.venue, client_order_id=order.client_order_id,
                         qty=str(order.qty), filled_qty=str(order.filled_qty), trade_id=fill.trade_id)

@@ -73,6 +73,7 @@ class OrderWriter(SingleWriter[_Batch]):
         orders: dict[int, Any] = {}
         fills = []
         journal = []
+        positions: dict[tuple[str | None, str, str], str] = {}
         for decision in decisions:
             for order in decision.orders:
                 orders[id(order)] = order
@@ -80,10 +81,12 @@ class OrderWriter(SingleWriter[_Batch]):
                 orders[id(order)] = order
             fills.extend(decision.fills)
             journal.extend(decision.journal)
+            for strategy, account, symbol, qty in decision.positions:
+                positions[(strategy, account, symbol)] = str(qty)  # the last one of the batch
         if not (orders or fills or journal):
             return None
         return self._journal.append([order_to_row(o) for o in orders.values()], [fill_to_row(f) for f in fills],
-                                    journal)
+                                    journal, [(*key, qty) for key, qty in positions.items()])
 
     def emit(self, decisions: list[Decision]) -> None:
         """Publish the decisions' events and settle the callers their venue answers were for."""

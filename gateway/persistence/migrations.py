@@ -160,7 +160,26 @@ CREATE TABLE append_log_state (
 INSERT INTO append_log_state (id, applied_seq) VALUES (1, 0);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+_V7 = """
+-- Each strategy's net filled position per (account, symbol), the risk book's max_position input, kept with
+-- every fill so a start reads it instead of summing every fill ever stored. `strategy` is '' for orders
+-- placed without one. A database that had fills before this table is summed once at the next start
+-- (`built` = 0 until then: SQLite would sum the TEXT quantities as floats).
+CREATE TABLE risk_positions (
+    strategy        TEXT    NOT NULL,
+    account         TEXT    NOT NULL,
+    symbol          TEXT    NOT NULL,
+    qty             TEXT    NOT NULL,   -- Decimal as text, signed: buys minus sells
+    PRIMARY KEY (strategy, account, symbol)
+) WITHOUT ROWID;
+CREATE TABLE risk_positions_state (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    built           INTEGER NOT NULL
+);
+INSERT INTO risk_positions_state (id, built) SELECT 1, NOT EXISTS (SELECT 1 FROM fills);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

@@ -41,7 +41,12 @@ _FILL_COLUMNS = (
 )
 _INSERT_FILL = f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES ({', '.join('?' * 15)})"
 _INSERT_JOURNAL = "INSERT INTO journal (ts, kind, account, client_order_id, data) VALUES (?, ?, ?, ?, ?)"
-JOURNAL_STATEMENTS = {"journal": _INSERT_JOURNAL, "orders": _UPSERT_ORDER, "fills": _INSERT_FILL}  # the log names these
+_UPSERT_POSITION = "INSERT OR REPLACE INTO risk_positions (strategy, account, symbol, qty) VALUES (?, ?, ?, ?)"
+_POSITIONS_BUILT = "UPDATE risk_positions_state SET built = 1 WHERE id = ?"
+JOURNAL_STATEMENTS = {  # the log names these
+    "journal": _INSERT_JOURNAL, "orders": _UPSERT_ORDER, "fills": _INSERT_FILL, "positions": _UPSERT_POSITION,
+    "positions_built": _POSITIONS_BUILT,
+}
 ORDER_COLUMNS = tuple(c.strip() for c in _ORDER_COLUMNS.split(","))
 FILL_COLUMNS = tuple(c.strip() for c in _FILL_COLUMNS.split(","))
 
@@ -108,14 +113,16 @@ class OrderStore:
         orders: Sequence[tuple[Any, ...]],
         fills: Sequence[tuple[Any, ...]],
         journal: Iterable[JournalRow],
+        positions: Sequence[tuple[str | None, str, str, str]] = (),
     ) -> Awaitable[None] | None:
-        """Make one batch durable: journal entries, order snapshots, fills.
+        """Make one batch durable: journal entries, order snapshots, fills, risk positions.
 
         With the append log, the batch is durable when this returns (None is returned). Without it, the
         returned awaitable writes it to SQLite.
 
         Order rows replace the stored snapshot with the same (account, order_key); fill rows whose
-        (venue, trade_id) is already stored are ignored.
+        (venue, trade_id) is already stored are ignored; position rows (strategy, account, symbol, qty)
+        replace the stored net position of that key.
 
         Raises:
             OSError: the log write failed; also the failure of SQLite behind the log, once it failed.
@@ -125,11 +132,16 @@ class OrderStore:
             (ts, kind, account, client_order_id, orjson.dumps(data, default=_json_default).decode())
             for ts, kind, account, client_order_id, data in journal
         ]
-        if not (journal_rows or orders or fills):
+        if not (journal_rows or orders or fills or positions):
             return None
+        position_rows = [("" if strategy is None else strategy, *rest) for strategy, *rest in positions]
+        return self._append((("journal", journal_rows), ("orders", orders), ("fills", fills),
+                             ("positions", position_rows)))
+
+    def _append(self, batch: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> Awaitable[None] | None:
         if self._behind is None:
-            return self._transaction(orders, fills, journal_rows)
-        self._behind.append((("journal", journal_rows), ("orders", orders), ("fills", fills)))
+            return self._transaction([(JOURNAL_STATEMENTS[name], rows) for name, rows in batch])
+        self._behind.append(batch)
         self.writes += 1
         return None
 
@@ -144,11 +156,9 @@ class OrderStore:
         if pending is not None:
             await pending
 
-    async def _transaction(self, orders: Sequence[tuple[Any, ...]], fills: Sequence[tuple[Any, ...]],
-                           journal_rows: Sequence[tuple[Any, ...]]) -> None:
+    async def _transaction(self, statements: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> None:
         started = time.perf_counter()
-        await write_transaction(self._conn, ((_INSERT_JOURNAL, journal_rows), (_UPSERT_ORDER, orders),
-                                             (_INSERT_FILL, fills)))
+        await write_transaction(self._conn, statements)
         self.writes += 1
         if self._observe_write is not None:
             self._observe_write(time.perf_counter() - started)
@@ -265,16 +275,33 @@ class OrderStore:
         params.append(limit)
         return list(reversed(await self._rows(sql, params)))
 
+    async def risk_positions(self) -> list[tuple[str | None, str, str, str]] | None:
+        """Return the stored net positions (strategy, account, symbol, qty), or None if they were never
+        built (a database with fills from before the table: `build_risk_positions` once)."""
+        built = await self._rows("SELECT built FROM risk_positions_state WHERE id = 1")
+        if not built[0][0]:
+            return None
+        rows = await self._rows("SELECT strategy, account, symbol, qty FROM risk_positions")
+        return [(strategy or None, account, symbol, qty) for strategy, account, symbol, qty in rows]
+
     async def filled_positions(self) -> list[tuple[str | None, str, str, str, str]]:
         """Return (strategy, account, symbol, side, qty) of every fill of the gateway's own orders.
 
-        The risk book's net positions are rebuilt from these at start (summed as Decimal by the caller:
-        SQLite would sum the TEXT quantities as floats). External orders' fills are not the strategies'.
+        What `build_risk_positions` sums (as Decimal, by the caller: SQLite would sum the TEXT quantities as
+        floats). External orders' fills are not the strategies'.
         """
         rows = await self._rows(
             "SELECT f.strategy, f.account, f.symbol, f.side, f.qty FROM fills f JOIN orders o "
             "ON o.account = f.account AND o.client_order_id = f.client_order_id WHERE o.external = 0")
         return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    async def build_risk_positions(self, positions: Sequence[tuple[str | None, str, str, str]]) -> None:
+        """Store `positions` (summed from `filled_positions`) and mark the table built, in one batch."""
+        rows = [("" if strategy is None else strategy, *rest) for strategy, *rest in positions]
+        pending = self._append((("positions", rows), ("positions_built", [(1,)])))
+        if pending is not None:
+            await pending
+        await self.flushed()
 
     async def last_event_ts(self, venue: str) -> int | None:
         """Return the time of the latest order change or fill recorded for `venue`, or None."""

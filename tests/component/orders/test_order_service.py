@@ -6,12 +6,14 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from structlog.testing import capture_logs
 
 from gateway.core.enums import MarginType
 from gateway.core.errors import ErrorCode, GatewayError
 from gateway.core.events import Balance, Position
 from gateway.core.ports import Capabilities
 from gateway.orders.config import RiskLimits
+from gateway.persistence.store import OrderStore
 from orders_fake_venue import FakeVenue
 
 BUY = {"symbol": "BTC/USDT", "side": "buy", "type": "limit", "qty": "1", "price": "100"}
@@ -303,8 +305,6 @@ async def test_a_venue_that_fails_reconciliation_is_retried(harness, venue: Fake
 
 
 async def test_only_a_client_id_not_promised_fresh_is_looked_up_in_the_journal(harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from gateway.persistence.store import OrderStore
-
     lookups: list[str | None] = []
     real_get = OrderStore.get_order
 
@@ -334,3 +334,32 @@ async def test_the_position_limit_still_counts_fills_from_before_a_restart(harne
         assert info.value.code is ErrorCode.RISK_LIMIT and "max_position" in info.value.message
         sell = await service.place("s1", "fake", params(client_order_id="c3", side="sell", qty="1"))
         assert sell["status"] == "new"  # reducing the position is within the limit
+
+
+async def test_positions_are_stored_with_their_fills_and_summed_from_fills_only_once_for_an_old_database(
+        harness, venue: FakeVenue, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    limits = {"s1": RiskLimits(max_position=Decimal("1.5"))}
+    async with harness.run(risk=limits) as service:
+        await service.place("s1", "fake", params(client_order_id="c1", qty="1"))
+        venue.fill("c1", "0.4", price="100", trade_id="T1")
+        venue.fill("c1", "0.6", price="100", trade_id="T2")
+        await harness.published.wait_for("order", client_order_id="c1", status="filled")
+    async with OrderStore.open(harness.db) as store:
+        assert await store.risk_positions() == [("s1", "fake", "BTC/USDT", "1.0")]
+        await store._conn.execute("UPDATE risk_positions_state SET built = 0")  # as migrated from before them
+        await store._conn.execute("DELETE FROM risk_positions")
+        await store._conn.commit()
+    with capture_logs() as logs:
+        async with harness.run(risk=limits) as service:
+            with pytest.raises(GatewayError):
+                await service.place("s1", "fake", params(client_order_id="c2", qty="1"))  # 1 + 1 > 1.5
+    assert [(e["fills"], e["positions"]) for e in logs if e["event"] == "orders.positions_built"] == [(2, 1)]
+
+    async def no_summing(self: OrderStore) -> list[object]:
+        raise AssertionError("positions summed from every fill again")
+
+    monkeypatch.setattr(OrderStore, "filled_positions", no_summing)
+    async with harness.run(risk=limits) as service:  # built: read, not summed
+        with pytest.raises(GatewayError) as info:
+            await service.place("s1", "fake", params(client_order_id="c3", qty="1"))
+        assert info.value.code is ErrorCode.RISK_LIMIT and "max_position" in info.value.message

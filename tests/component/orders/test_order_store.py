@@ -53,6 +53,29 @@ async def test_migrations_run_once_and_pragmas_hold(tmp_path: Path) -> None:
         assert (await store._conn.execute_fetchall("PRAGMA synchronous"))[0][0] == 1  # NORMAL
 
 
+async def test_positions_from_before_their_table_are_marked_to_be_summed(tmp_path: Path) -> None:
+    with_fills, without = tmp_path / "fills.db", tmp_path / "empty.db"
+    for db in (with_fills, without):
+        conn = sqlite3.connect(db)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, script in enumerate(MIGRATIONS[:6], start=1):  # a database from before the table
+            conn.executescript(script)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        if db == with_fills:
+            conn.execute(f"INSERT INTO fills ({', '.join(FILL_COLUMNS)}) VALUES ({', '.join('?' * 15)})",
+                         fill_to_row(fill("T1", "a", 1)))
+        conn.commit()
+        conn.close()
+    async with OrderStore.open(with_fills) as store:
+        assert await store.risk_positions() is None  # to be summed from the fills, exactly, once
+        await store.build_risk_positions([("s1", "fake", "BTC/USDT", "0.5"), (None, "fake", "ETH/USDT", "-2")])
+    async with OrderStore.open(with_fills) as store:
+        assert set(await store.risk_positions()) == {
+            (None, "fake", "ETH/USDT", "-2"), ("s1", "fake", "BTC/USDT", "0.5")}
+    async with OrderStore.open(without) as store:
+        assert await store.risk_positions() == []  # nothing to sum: built
+
+
 def test_row_layouts_agree() -> None:
     assert ORDER_COLUMNS == ORDER_ROW_COLUMNS and FILL_COLUMNS == FILL_ROW_COLUMNS
 
