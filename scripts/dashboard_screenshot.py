@@ -5,7 +5,7 @@
 
 Starts an in-process gateway on loopback ports, connects a strategy, rests two orders, opens a bracket
 on the perp, logs a warning, then opens `/` in the system Chromium (driven by Playwright, installed with
-`pip install -e '.[browser]'`) and saves a full-page screenshot. GATEWAY_TEST_CHROMIUM overrides the
+`pip install -e '.[dev]'`) and saves a full-page screenshot. GATEWAY_TEST_CHROMIUM overrides the
 browser binary (default: `chromium` on PATH).
 """
 

@@ -1,6 +1,6 @@
 """The status dashboard at `/`: served self-contained, and driven in a real headless Chromium.
 
-The browser tests need Playwright's Python package (`pip install -e '.[browser]'`) and the system
+The browser tests need Playwright's Python package (a dev extra: `pip install -e '.[dev]'`) and the system
 Chromium (Debian: `apt-get install chromium`; another binary with GATEWAY_TEST_CHROMIUM=/path). Playwright's
 own browser downloads are never used. Where either is missing they skip, saying which.
 """
@@ -93,7 +93,7 @@ async def _status(port: int) -> dict[str, Any]:
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     playwright_api = pytest.importorskip(
-        "playwright.async_api", reason="the Playwright package is not installed (pip install -e '.[browser]')")
+        "playwright.async_api", reason="the Playwright package is not installed (pip install -e '.[dev]')")
     chromium = _chromium()
     if chromium is None:
         pytest.skip("no Chromium binary (apt-get install chromium, or set GATEWAY_TEST_CHROMIUM)")
