@@ -313,6 +313,11 @@ class OrderManager(OrderState):
             d.reply = RequestError("order_id or client_order_id is required", details={"field": "order_id"})
             return None
         order = self.get(account, client_order_id, order_id)
+        if order is not None and client_order_id and order_id and order.order_id != order_id and (
+                order.order_id is not None or self.get(account, order_id=order_id) not in (None, order)):
+            d.reply = RequestError("order_id and client_order_id name different orders",
+                                   details={"order_id": order_id, "client_order_id": client_order_id})
+            return None
         if order is None:
             d.reply = LookupFailed("order not found", code=ErrorCode.ORDER_NOT_FOUND,
                                    details={"order_id": order_id, "client_order_id": client_order_id})

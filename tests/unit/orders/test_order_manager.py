@@ -340,6 +340,19 @@ def test_cancel_of_an_unknown_order_by_client_id() -> None:
     assert m.get(VENUE, "c1").status is S.UNKNOWN and m.in_doubt()
 
 
+def test_a_cancel_naming_two_different_orders_is_refused_and_cancels_neither() -> None:
+    m = manager()
+    keep, target = placed(m, "keep"), placed(m, "target")
+    d = m.handle(CancelOrder("s1", VENUE, order_id=target.order_id, client_order_id="keep"), T0 + 2)
+    assert isinstance(d.reply, GatewayError) and d.reply.code is ErrorCode.INVALID_PARAMS and not d.intents
+    assert keep.status is S.NEW and target.status is S.NEW
+    m.handle(place_cmd("pending"), T0 + 3)  # no venue id yet: a different order's id is still a mismatch
+    d = m.handle(CancelOrder("s1", VENUE, order_id=target.order_id, client_order_id="pending"), T0 + 4)
+    assert isinstance(d.reply, GatewayError) and d.reply.code is ErrorCode.INVALID_PARAMS
+    d = m.handle(CancelOrder("s1", VENUE, order_id=keep.order_id, client_order_id="keep"), T0 + 5)  # agreeing
+    assert [type(i) for i in d.intents] == [SendCancel]
+
+
 def test_stale_and_unknown_reports() -> None:
     m = manager()
     order = placed(m, qty="2")
