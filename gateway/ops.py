@@ -125,7 +125,7 @@ def _from_session_status(status: Any) -> dict[str, Any] | None:
 def order_view(order: Any) -> dict[str, Any]:
     """Return the short shape of an open order for the dashboard."""
     return {"account": order.account, "symbol": order.symbol, "side": order.side, "type": order.type,
-            "qty": order.qty, "filled_qty": order.filled_qty, "price": order.price, "status": order.status,
+            "qty": order.qty, "filled_qty": order.known_filled_qty, "price": order.price, "status": order.status,
             "client_order_id": order.client_order_id, "strategy": order.strategy, "created_ts": order.created_ts,
             "external": order.external}
 

@@ -110,6 +110,7 @@ class Order:
             "created_ts": self.created_ts,
             "updated_ts": self.updated_ts,
             "reason": self.reason,
+            "external": self.external,
         }
 
 

@@ -213,7 +213,7 @@ class SingleWriter(Generic[B]):
             except Exception as exc:  # a bug: answer the caller, keep serving the others
                 log.exception(f"{self.name}.handle_failed", message=type(msg).__name__)
                 if future is not None:
-                    out.replies.append((future, GatewayError(f"internal error: {exc!r}", code=ErrorCode.INTERNAL)))
+                    out.replies.append((future, GatewayError("internal error", code=ErrorCode.INTERNAL)))  # logged
         self._settle(out, now)
         return out
 
