@@ -267,8 +267,9 @@ class LocalAlgoEngine:
     def on_order_event(self, account: str, kind: str, data: Mapping[str, Any]) -> None:
         """Take an event the order service published (order, fill); ignore what is not a child of ours.
 
-        A child's order update is folded at once and forwarded on `<account>@algo` as
-        `{"type": "order", "algo_id", "order"}`; a fill as `{"type": "fill", "algo_id", "fill"}`.
+        A child's event is forwarded at once on `<account>@algo` as `{"type": "order", "algo_id", "order"}`
+        or `{"type": "fill", "algo_id", "fill"}`; an order update is also queued for the algo writer, so
+        the parent's state may still lag it: the parent's change follows as its own `{"type": "algo"}` frame.
         """
         if kind not in ("order", "fill"):
             return
